@@ -1,0 +1,13 @@
+import type { Suite } from './report.js';
+
+/**
+ * The benchmark suites `baton bench` knows, loaded on demand. `needsServer` suites talk to
+ * outside brokers on 127.0.0.1 and run only when named or with `--peers`.
+ */
+export const suites: Record<string, { load: () => Promise<Suite>; needsServer: boolean; about: string }> = {
+  ring: {
+    load: async () => (await import('./ring.js')).ringSuite,
+    needsServer: false,
+    about: 'thread-to-thread ring throughput and latency, against postMessage and ringbuf.js',
+  },
+};

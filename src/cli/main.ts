@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * `baton` — the command line. Subcommands: `bench` (throughput and latency suites), with
+ * `repl` and `inspect` to come. User errors print one line and exit 2: no stack traces.
+ */
+import { BatonError } from '../errors.js';
+import { runBenchCommand } from './bench-command.js';
+
+const usage = `Usage: baton <command> [options]
+
+Commands:
+  bench [SUITE...] [--json] [--quick]   run benchmark suites (default: those needing no server)
+
+Run \`baton <command> --help\` for a command's options.`;
+
+export class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'bench':
+      return runBenchCommand(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(`${usage}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof BatonError) {
+      process.stderr.write(`baton: ${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`baton: internal error\n${error instanceof Error ? error.stack : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
