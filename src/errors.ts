@@ -100,17 +100,6 @@ export class ClosedError extends BatonError {
 // Ring (data plane)
 // ---------------------------------------------------------------------------------------------
 
-/**
- * A ring write whose claim was revoked by `repair()`: the writer stalled between claiming and
- * committing for longer than the repair grace, and its space was turned into padding. The
- * record was not delivered; write it again.
- */
-export class RingClaimRevokedError extends BatonError {
-  constructor(message: string, options?: BatonErrorOptions) {
-    super('BATON_RING_CLAIM_REVOKED', message, options);
-  }
-}
-
 /** A ring whose shared memory does not hold a valid ring (wrong magic, layout or version). */
 export class RingLayoutError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {
@@ -160,7 +149,6 @@ export const errorClassByCode: Readonly<Record<string, ErrorClass>> = Object.fre
   BATON_QUEUE_FULL: QueueFullError,
   BATON_ALREADY_ACKED: AlreadyAckedError,
   BATON_CLOSED: ClosedError,
-  BATON_RING_CLAIM_REVOKED: RingClaimRevokedError,
   BATON_RING_LAYOUT: RingLayoutError,
   BATON_DATA_DIR_LOCKED: DataDirLockedError,
   BATON_STORAGE_FAILED: StorageFailedError,
@@ -179,8 +167,8 @@ export function serializeError(error: unknown): SerializedError {
     return { code: error.code, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
   }
   if (error instanceof Error) {
-    const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'ERR_UNKNOWN';
-    return { code, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+    const { code } = error as Error & { code?: unknown };
+    return { code: typeof code === 'string' ? code : 'ERR_UNKNOWN', message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
   }
   return { code: 'ERR_UNKNOWN', message: String(error) };
 }

@@ -1,0 +1,188 @@
+/**
+ * The consuming end of a ring, the same for single- and multi-producer rings: there is exactly
+ * one reader per ring.
+ *
+ * A drain reads TAIL once, walks the records from HEAD up to it while their lengths are positive
+ * (a zero or negative length is a multi-producer claim still being written: the walk stops
+ * there, so a half-written record is never seen), hands each to the callback as a reused
+ * zero-copy view, then publishes HEAD once for the whole batch.
+ *
+ * On multi-producer rings the reader zeroes what it consumed before publishing HEAD: producers
+ * claim space by moving TAIL first and mark their claim afterwards, so the bytes of a fresh claim
+ * must already read as "nothing here" (length 0).
+ */
+import assert from 'node:assert';
+import {
+  alignRecord,
+  CLOSED,
+  DATA_OFFSET,
+  HEAD,
+  PADDING_TYPE,
+  PRODUCERS_PARKED,
+  RECORD_HEADER_BYTES,
+  RingMemory,
+  TAIL,
+} from './ring-layout.js';
+import { RingRecord } from './ring-record.js';
+import { parkConsumer, parkConsumerAsync, wakeProducers } from './ring-wait.js';
+
+export type RecordHandler = (record: RingRecord) => void;
+
+export interface RingReaderOptions {
+  /**
+   * Bounds of the adaptive spin before parking, in polls of the ring. The budget doubles when
+   * records arrive while spinning and halves when the reader has to park, so a busy ring
+   * avoids the ~25 µs park/wake and an idle one parks almost at once. Default 64 .. 4096.
+   */
+  spinMin?: number;
+  spinMax?: number;
+}
+
+/** Records handed to the callback per drain when the caller gives no bound. */
+export const DRAIN_RECORDS_DEFAULT = 4096;
+
+export class RingReader {
+  readonly memory: RingMemory;
+  /** Times this reader parked in the kernel (it found the ring empty after spinning). */
+  parks = 0;
+  readonly #ints: Int32Array;
+  readonly #bytes: Uint8Array;
+  readonly #mask: number;
+  readonly #capacity: number;
+  readonly #zeroConsumed: boolean;
+  readonly #record: RingRecord;
+  readonly #spinMin: number;
+  readonly #spinMax: number;
+  #spinBudget: number;
+  /** Our copy of HEAD: only this reader writes HEAD. */
+  #head: number;
+  readonly #hasRecords = () => this.hasRecords() || this.closed;
+
+  constructor(buffer: SharedArrayBuffer, options: RingReaderOptions = {}) {
+    this.memory = new RingMemory(buffer);
+    this.#ints = this.memory.ints;
+    this.#bytes = this.memory.bytes;
+    this.#mask = this.memory.mask;
+    this.#capacity = this.memory.capacity;
+    this.#zeroConsumed = this.memory.kind === 'multi-producer';
+    this.#record = new RingRecord(this.#bytes);
+    this.#spinMin = options.spinMin ?? 64;
+    this.#spinMax = Math.max(this.#spinMin, options.spinMax ?? 4096);
+    this.#spinBudget = this.#spinMin;
+    this.#head = Atomics.load(this.#ints, HEAD);
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.#ints, CLOSED) !== 0;
+  }
+
+  /** Closes the ring for everyone: writers fail from now on; records already in it stay readable. */
+  close(): void {
+    this.memory.close();
+  }
+
+  /** True when the record at HEAD is committed (a padding record counts: draining skips it). */
+  hasRecords(): boolean {
+    const head = this.#head;
+    if (Atomics.load(this.#ints, TAIL) === head) return false;
+    return Atomics.load(this.#ints, this.memory.lengthIndex(head & this.#mask)) > 0;
+  }
+
+  /**
+   * Hands up to `recordsMax` committed records to `handler`, in order, then releases their space
+   * with one HEAD publication. Returns the number of records handled (padding not counted).
+   *
+   * The view is valid only during the call. If the handler throws, the records before it and the
+   * record it threw on count as consumed (they are not handed out again) and the error propagates.
+   */
+  drain(handler: RecordHandler, recordsMax = DRAIN_RECORDS_DEFAULT): number {
+    const ints = this.#ints;
+    const head = this.#head;
+    const tail = Atomics.load(ints, TAIL);
+    if (head === tail) return 0;
+    const record = this.#record;
+    const mask = this.#mask;
+    let position = head;
+    let count = 0;
+    try {
+      while (position !== tail && count < recordsMax) {
+        const index = position & mask;
+        const lengthIndex = (DATA_OFFSET + index) >> 2;
+        const length = Atomics.load(ints, lengthIndex);
+        if (length <= 0) {
+          // A claim still being written; on a single-producer ring TAIL covers only committed records.
+          assert(this.#zeroConsumed, `single-producer ring holds an uncommitted record (length ${length}) before its tail`);
+          break;
+        }
+        const alignedBytes = alignRecord(length);
+        assert(alignedBytes <= this.#capacity - index, `corrupt record length ${length} at ring index ${index}`);
+        position = (position + alignedBytes) | 0;
+        const type = ints[lengthIndex + 1]!;
+        if (type === PADDING_TYPE) continue;
+        assert(length >= RECORD_HEADER_BYTES, `record shorter than its header (${length} bytes) at ring index ${index}`);
+        record.type = type;
+        record.destination = ints[lengthIndex + 2]!;
+        record.meta = ints[lengthIndex + 3]!;
+        record.offset = DATA_OFFSET + index + RECORD_HEADER_BYTES;
+        record.length = length - RECORD_HEADER_BYTES;
+        count++;
+        handler(record);
+      }
+    } finally {
+      if (position !== head) this.#release(head, position);
+    }
+    return count;
+  }
+
+  /**
+   * Waits until a record can be drained or the ring is closed, spinning first and then parking
+   * the thread with `Atomics.wait`. For worker threads: it blocks the event loop. Returns false
+   * if the timeout passed first.
+   */
+  waitForRecords(timeoutMs = Number.POSITIVE_INFINITY): boolean {
+    if (this.#spin()) return true;
+    this.parks++;
+    parkConsumer(this.#ints, this.#hasRecords, timeoutMs);
+    return this.#hasRecords();
+  }
+
+  /** `waitForRecords` for the main thread: parks with `Atomics.waitAsync`, keeping the event loop alive. */
+  async waitForRecordsAsync(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    if (this.#spin()) return true;
+    this.parks++;
+    await parkConsumerAsync(this.#ints, this.#hasRecords, timeoutMs);
+    return this.#hasRecords();
+  }
+
+  /** Bounded adaptive spin: true if records (or the close) arrived within the budget. */
+  #spin(): boolean {
+    if (this.#hasRecords()) return true;
+    const budget = this.#spinBudget;
+    for (let i = 0; i < budget; i++) {
+      if (this.#hasRecords()) {
+        this.#spinBudget = Math.min(this.#spinMax, budget * 2);
+        return true;
+      }
+    }
+    this.#spinBudget = Math.max(this.#spinMin, budget >> 1);
+    return false;
+  }
+
+  #release(from: number, to: number): void {
+    const ints = this.#ints;
+    const consumedBytes = (to - from) >>> 0;
+    assert(consumedBytes <= this.#capacity);
+    if (this.#zeroConsumed) {
+      // Zero before publishing HEAD: once HEAD moves, producers may claim these bytes, and a fresh
+      // claim must read as length 0 until its writer marks it.
+      const fromIndex = from & this.#mask;
+      const firstPart = Math.min(consumedBytes, this.#capacity - fromIndex);
+      this.#bytes.fill(0, DATA_OFFSET + fromIndex, DATA_OFFSET + fromIndex + firstPart);
+      if (consumedBytes > firstPart) this.#bytes.fill(0, DATA_OFFSET, DATA_OFFSET + consumedBytes - firstPart);
+    }
+    // Publish: everything before `to` may now be overwritten.
+    Atomics.store(ints, HEAD, to);
+    this.#head = to;
+    if (Atomics.load(ints, PRODUCERS_PARKED) !== 0) wakeProducers(ints);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * What the two kinds of ring writer share: argument checks, writer slots, waiting for space and
+ * the awaiting/blocking forms of each write. The claim and publication protocols differ and live
+ * in `SingleProducerWriter` (plain stores, TAIL published once per batch) and
+ * `MultiProducerWriter` (space claimed with compareExchange, commit by length).
+ */
+import { ClosedError, InvalidArgumentError, MessageTooLargeError } from '../errors.js';
+import {
+  CLOSED,
+  HEAD,
+  NO_CLAIM,
+  RECORD_HEADER_BYTES,
+  RingMemory,
+  type RingKind,
+  SLOT_CLAIM_BYTES,
+  SLOT_FREE,
+  SLOT_PARKED,
+  SLOT_STATE,
+  SLOT_TAKEN,
+  TAIL,
+  WRITER_SLOTS_MAX,
+  alignRecord,
+} from './ring-layout.js';
+import { parkProducer, parkProducerAsync } from './ring-wait.js';
+
+export abstract class RingWriter {
+  readonly memory: RingMemory;
+  /** The writer slot this writer holds; `repairRing` takes the slots of dead writers. */
+  readonly slot: number;
+  /** The ring's whole buffer as bytes: `tryClaim` returns offsets into it. */
+  readonly bytes: Uint8Array;
+  protected readonly ints: Int32Array;
+  protected readonly mask: number;
+  protected readonly capacity: number;
+  protected readonly maxRecordBytes: number;
+  protected readonly slotParkedIndex: number;
+  #released = false;
+
+  protected constructor(buffer: SharedArrayBuffer, kind: RingKind) {
+    this.memory = new RingMemory(buffer);
+    if (this.memory.kind !== kind) {
+      throw new InvalidArgumentError(`a ${kind} writer cannot attach to a ${this.memory.kind} ring; use attachWriter()`);
+    }
+    this.ints = this.memory.ints;
+    this.bytes = this.memory.bytes;
+    this.mask = this.memory.mask;
+    this.capacity = this.memory.capacity;
+    this.maxRecordBytes = this.memory.maxRecordBytes;
+    this.slot = acquireSlot(this.memory);
+    this.slotParkedIndex = this.memory.slotIndex(this.slot, SLOT_PARKED);
+  }
+
+  /** Writes one record if there is room: false when the ring is full (nothing written). */
+  abstract tryWrite(type: number, destination: number, payload: Uint8Array, meta?: number): boolean;
+
+  /**
+   * Writes `payloads[start..end)` as records of one type and destination, as many as fit, and
+   * publishes them together. Returns how many were written (0 when the ring is full). The batch
+   * is checked whole first: one bad record rejects it before anything is written.
+   */
+  abstract tryWriteBatch(type: number, destination: number, payloads: readonly Uint8Array[], start?: number, end?: number): number;
+
+  /**
+   * Zero-copy write: reserves a record of `payloadBytes` and returns the offset in `bytes` where
+   * its payload goes, or -1 when the ring is full. Follow with `commit` (or `abort`) before the
+   * next write from this writer.
+   */
+  abstract tryClaim(payloadBytes: number, type: number, destination: number, meta?: number): number;
+  abstract commit(payloadOffset: number): void;
+  abstract abort(payloadOffset: number): void;
+
+  /** True if a record of `alignedBytes` (with any padding before it) fits now. */
+  protected abstract hasSpaceFor(alignedBytes: number): boolean;
+
+  /** Writes one record, waiting (without blocking the event loop) while the ring is full. */
+  async write(type: number, destination: number, payload: Uint8Array, meta = 0): Promise<void> {
+    while (!this.tryWrite(type, destination, payload, meta)) {
+      await this.waitForSpaceAsync(payload.length);
+    }
+  }
+
+  /** Writes one record, blocking the thread while the ring is full. For worker threads. */
+  writeBlocking(type: number, destination: number, payload: Uint8Array, meta = 0): void {
+    while (!this.tryWrite(type, destination, payload, meta)) {
+      this.waitForSpace(payload.length);
+    }
+  }
+
+  /** Writes every payload, in order, waiting for space as needed. */
+  async writeBatch(type: number, destination: number, payloads: readonly Uint8Array[]): Promise<void> {
+    for (let next = 0; next < payloads.length; ) {
+      next += this.tryWriteBatch(type, destination, payloads, next);
+      if (next < payloads.length) await this.waitForSpaceAsync(payloads[next]!.length);
+    }
+  }
+
+  /** `writeBatch` that blocks the thread while the ring is full. For worker threads. */
+  writeBatchBlocking(type: number, destination: number, payloads: readonly Uint8Array[]): void {
+    for (let next = 0; next < payloads.length; ) {
+      next += this.tryWriteBatch(type, destination, payloads, next);
+      if (next < payloads.length) this.waitForSpace(payloads[next]!.length);
+    }
+  }
+
+  /** Blocks until a record with `payloadBytes` fits or the ring closes; false on timeout. */
+  waitForSpace(payloadBytes: number, timeoutMs = Number.POSITIVE_INFINITY): boolean {
+    const ready = this.#spaceReady(payloadBytes);
+    if (ready()) return true;
+    parkProducer(this.ints, this.slotParkedIndex, ready, timeoutMs);
+    return ready();
+  }
+
+  /** `waitForSpace` that keeps the event loop running (and alive) while it waits. */
+  async waitForSpaceAsync(payloadBytes: number, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const ready = this.#spaceReady(payloadBytes);
+    if (ready()) return true;
+    await parkProducerAsync(this.ints, this.slotParkedIndex, ready, timeoutMs);
+    return ready();
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.ints, CLOSED) !== 0;
+  }
+
+  /** Closes the ring for every endpoint: further writes fail with BATON_CLOSED; readers drain and stop. */
+  close(): void {
+    this.memory.close();
+  }
+
+  /** Gives the writer slot back, so another writer may attach. The ring stays open. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    Atomics.store(this.ints, this.memory.slotIndex(this.slot, SLOT_CLAIM_BYTES), NO_CLAIM);
+    Atomics.store(this.ints, this.memory.slotIndex(this.slot, SLOT_STATE), SLOT_FREE);
+  }
+
+  /** Bytes between the ring's head and tail: a snapshot for stats and tests. */
+  usedBytes(): number {
+    return (Atomics.load(this.ints, TAIL) - Atomics.load(this.ints, HEAD)) >>> 0;
+  }
+
+  /** Throws the typed error for a record this ring cannot take; cheap enough for every write. */
+  protected checkRecord(type: number, destination: number, recordBytes: number): void {
+    if (Atomics.load(this.ints, CLOSED) !== 0) {
+      throw new ClosedError('the ring is closed; records can no longer be written to it');
+    }
+    if (this.#released) {
+      throw new ClosedError('this writer released its slot; attach a new writer to write again');
+    }
+    if (recordBytes > this.maxRecordBytes) {
+      throw new MessageTooLargeError(
+        `a ${recordBytes - RECORD_HEADER_BYTES}-byte payload exceeds this ring's maximum of ${this.maxRecordBytes - RECORD_HEADER_BYTES} bytes; send it smaller or use a ring with a larger maxRecordBytes`,
+      );
+    }
+    if ((type | 0) !== type || type < 0) {
+      throw new InvalidArgumentError(`record type must be an integer 0 .. 2^31-1, got ${type}`);
+    }
+    if ((destination | 0) !== destination) {
+      throw new InvalidArgumentError(`record destination must be an int32, got ${destination}`);
+    }
+  }
+
+  #spaceReady(payloadBytes: number): () => boolean {
+    const alignedBytes = alignRecord(RECORD_HEADER_BYTES + payloadBytes);
+    return () => this.closed || this.hasSpaceFor(alignedBytes);
+  }
+}
+
+/**
+ * Takes a free writer slot. A single-producer ring has one, slot 0: a second writer is refused
+ * until the first releases it or `repairRing` frees it after the first one died.
+ */
+function acquireSlot(memory: RingMemory): number {
+  const slots = memory.kind === 'single-producer' ? 1 : WRITER_SLOTS_MAX;
+  for (let slot = 0; slot < slots; slot++) {
+    const state = memory.slotIndex(slot, SLOT_STATE);
+    if (Atomics.compareExchange(memory.ints, state, SLOT_FREE, SLOT_TAKEN) === SLOT_FREE) {
+      Atomics.store(memory.ints, memory.slotIndex(slot, SLOT_CLAIM_BYTES), NO_CLAIM);
+      Atomics.store(memory.ints, memory.slotIndex(slot, SLOT_PARKED), 0);
+      return slot;
+    }
+  }
+  throw new InvalidArgumentError(
+    memory.kind === 'single-producer'
+      ? 'this single-producer ring already has a writer; release() it, or repairRing() it if its thread died'
+      : `all ${WRITER_SLOTS_MAX} writer slots of this ring are taken; release() writers that are done`,
+  );
+}

@@ -1,0 +1,130 @@
+/**
+ * The set of acknowledged offsets of a queue log, as sorted, disjoint, half-open ranges.
+ *
+ * Queues are mostly acknowledged in order, so the set stays a handful of ranges: an in-order ack
+ * extends the last range in O(1). Out-of-order acks insert by binary search and merge with
+ * their neighbours. An ack control record acknowledges its own offset too, so a queue acked in
+ * order collapses to the single range [start, next).
+ */
+import assert from 'node:assert/strict';
+import { ByteReader, varintBytes, writeVarint } from './byte-codec.js';
+
+export class AckRanges {
+  /** [start0, end0, start1, end1, ...], ascending, disjoint, never adjacent (adjacent ones merge). */
+  #bounds: number[] = [];
+
+  get rangeCount(): number {
+    return this.#bounds.length / 2;
+  }
+
+  /** Adds [start, end). */
+  add(start: number, end: number): void {
+    assert.ok(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end > start, `bad ack range [${start}, ${end})`);
+    const b = this.#bounds;
+    const n = b.length;
+    // Fast path: in-order acknowledgement extends or follows the last range.
+    if (n === 0 || start > b[n - 1]!) {
+      b.push(start, end);
+      return;
+    }
+    if (start >= b[n - 2]! && start <= b[n - 1]!) {
+      if (end > b[n - 1]!) b[n - 1] = end;
+      return;
+    }
+    // General case: find the first range whose end >= start, merge everything it overlaps.
+    let lo = 0;
+    let hi = n / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (b[mid * 2 + 1]! < start) lo = mid + 1;
+      else hi = mid;
+    }
+    let first = lo;
+    let last = lo;
+    let newStart = start;
+    let newEnd = end;
+    while (last < n / 2 && b[last * 2]! <= end) {
+      newStart = Math.min(newStart, b[last * 2]!);
+      newEnd = Math.max(newEnd, b[last * 2 + 1]!);
+      last++;
+    }
+    b.splice(first * 2, (last - first) * 2, newStart, newEnd);
+  }
+
+  has(offset: number): boolean {
+    const b = this.#bounds;
+    let lo = 0;
+    let hi = b.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (b[mid * 2 + 1]! <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < b.length / 2 && b[lo * 2]! <= offset;
+  }
+
+  /** The lowest offset >= `from` that is not acknowledged. */
+  firstUnackedFrom(from: number): number {
+    const b = this.#bounds;
+    for (let i = 0; i < b.length; i += 2) {
+      if (b[i + 1]! <= from) continue;
+      if (b[i]! > from) return from;
+      return b[i + 1]!;
+    }
+    return from;
+  }
+
+  /** Forgets ranges below `offset` (their records were deleted by retention). */
+  dropBelow(offset: number): void {
+    const b = this.#bounds;
+    let i = 0;
+    while (i < b.length && b[i + 1]! <= offset) i += 2;
+    b.splice(0, i);
+    if (b.length > 0 && b[0]! < offset) b[0] = offset;
+  }
+
+  ranges(): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < this.#bounds.length; i += 2) out.push([this.#bounds[i]!, this.#bounds[i + 1]!]);
+    return out;
+  }
+}
+
+/**
+ * The value of an ack control record: `varint count`, then per range `varint start, varint
+ * length`. Offsets a single `acknowledge` call lists are sorted and merged into ranges first.
+ */
+export function encodeAckValue(offsets: readonly number[]): Uint8Array {
+  const sorted = [...offsets].sort((a, b) => a - b);
+  const ranges: Array<[number, number]> = [];
+  for (const offset of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last !== undefined && offset <= last[1]) {
+      if (offset === last[1]) last[1] = offset + 1;
+    } else {
+      ranges.push([offset, offset + 1]);
+    }
+  }
+  let bytes = varintBytes(ranges.length);
+  for (const [start, end] of ranges) bytes += varintBytes(start) + varintBytes(end - start);
+  const out = Buffer.allocUnsafe(bytes);
+  let p = writeVarint(out, 0, ranges.length);
+  for (const [start, end] of ranges) {
+    p = writeVarint(out, p, start);
+    p = writeVarint(out, p, end - start);
+  }
+  assert.equal(p, bytes);
+  return out;
+}
+
+export function decodeAckValue(value: Uint8Array): Array<[number, number]> {
+  const reader = new ByteReader(value, 0, value.byteLength);
+  const count = reader.varint();
+  const ranges: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    const start = reader.varint();
+    const length = reader.varint();
+    ranges.push([start, start + length]);
+  }
+  return ranges;
+}

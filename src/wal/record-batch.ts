@@ -1,0 +1,376 @@
+/**
+ * The record batch: the unit the WAL writes, checksums and recovers.
+ *
+ * One `append` of one log becomes one batch. Every batch in the data directory's shared WAL
+ * names its log, so the segment files need no catalogue to be read back, and a torn write can
+ * cut at most the batches it touched. All integers are little-endian.
+ *
+ * ```
+ *  0               4               8       9       10              12
+ * +---------------+---------------+-------+-------+---------------+
+ * | batchLength   | crc           |version| attrs | logNameBytes  |   batchLength: whole batch,
+ * +---------------+---------------+-------+-------+---------------+   header included
+ * 12              16                              24
+ * +---------------+-------------------------------+
+ * | recordCount   | baseLsn (u64)                 |   baseLsn: WAL-wide offset of record 0
+ * +---------------+-------------------------------+
+ * 24                              32                              40
+ * +-------------------------------+-------------------------------+
+ * | logBaseOffset (u64)           | firstTimestampMs (u64)        |
+ * +-------------------------------+-------------------------------+
+ * 40                              48              52              56
+ * +-------------------------------+---------------+---------------+
+ * | maxTimestampMs (u64)          |lastOffsetDelta| writerEpoch   |
+ * +-------------------------------+---------------+---------------+
+ * 56
+ * +-- logName (utf8, logNameBytes) --+-- record 0 --+-- record 1 --+ ...
+ *
+ * crc = zlib.crc32 (IEEE) of bytes [8, batchLength): everything after the crc field.
+ *
+ * record:
+ *   varint  bodyBytes            bytes after this varint
+ *   u8      attributes           the caller's byte, stored as given
+ *   varint  offsetDelta          record offset = base + delta (the LSN and the log offset alike)
+ *   varint  zigzag(timestampMs - firstTimestampMs)
+ *   varint  keyBytes + 1         0: null key
+ *   bytes   key
+ *   varint  headerCount
+ *     varint nameBytes, utf8 name, varint valueBytes, bytes value   (headerCount times)
+ *   varint  valueBytes + 1       0: null value (a tombstone)
+ *   bytes   value
+ * ```
+ *
+ * Offset deltas are explicit (not the record's index) so compaction can drop records from a
+ * batch and keep every survivor's offset. `lastOffsetDelta` keeps the batch's span even when its
+ * last records were compacted away, so the next batch's `baseLsn` still follows it.
+ *
+ * Batch attributes: bit 0 marks a control batch (its one record acknowledges offsets of a queue,
+ * see ack-record.ts); the other bits are zero in version 1 and a reader rejects them.
+ */
+import assert from 'node:assert/strict';
+import { crc32 } from 'node:zlib';
+import {
+  ByteReader,
+  MalformedError,
+  readU16,
+  readU32,
+  readU64,
+  unzigzag,
+  varintBytes,
+  writeU16,
+  writeU32,
+  writeU64,
+  writeVarint,
+  zigzag,
+} from './byte-codec.js';
+
+export const BATCH_VERSION = 1;
+
+export const BATCH_LENGTH_OFFSET = 0;
+export const BATCH_CRC_OFFSET = 4;
+export const BATCH_VERSION_OFFSET = 8;
+export const BATCH_ATTRIBUTES_OFFSET = 9;
+export const BATCH_LOG_NAME_BYTES_OFFSET = 10;
+export const BATCH_RECORD_COUNT_OFFSET = 12;
+export const BATCH_BASE_LSN_OFFSET = 16;
+export const BATCH_LOG_BASE_OFFSET_OFFSET = 24;
+export const BATCH_FIRST_TIMESTAMP_OFFSET = 32;
+export const BATCH_MAX_TIMESTAMP_OFFSET = 40;
+export const BATCH_LAST_OFFSET_DELTA_OFFSET = 48;
+export const BATCH_WRITER_EPOCH_OFFSET = 52;
+export const BATCH_HEADER_BYTES = 56;
+/** The CRC starts after the crc field: the length is checked by bounds, the rest by the CRC. */
+export const BATCH_CRC_START = 8;
+
+export const BATCH_ATTR_CONTROL = 0x01;
+const BATCH_ATTR_KNOWN = BATCH_ATTR_CONTROL;
+
+/** Log names are file- and header-safe: they name snapshot files and fit the u16 length field. */
+export const LOG_NAME_BYTES_MAX = 200;
+/** Bound on records per batch (TigerStyle: a limit on everything). */
+export const BATCH_RECORDS_MAX = 1 << 20;
+
+/** A record as an appender hands it over. */
+export interface RecordInput {
+  key?: Uint8Array | null;
+  /** null is a tombstone: compaction removes the key. */
+  value: Uint8Array | null;
+  headers?: ReadonlyArray<readonly [string, Uint8Array]>;
+  /** Milliseconds since the epoch; default: the time of the append. */
+  timestampMs?: number;
+  /** One byte for the runtime's own use (priority, flags); stored as given. Default 0. */
+  attributes?: number;
+}
+
+/** A record as it is read back. Views into a read buffer: copy them to keep them. */
+export interface LogRecord {
+  offset: number;
+  timestampMs: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Array<[string, Uint8Array]>;
+  attributes: number;
+}
+
+/** The fixed fields of a batch header. */
+export interface BatchHeader {
+  batchLength: number;
+  crc: number;
+  version: number;
+  attributes: number;
+  recordCount: number;
+  baseLsn: number;
+  logBaseOffset: number;
+  firstTimestampMs: number;
+  maxTimestampMs: number;
+  lastOffsetDelta: number;
+  writerEpoch: number;
+  logName: string;
+}
+
+export interface BatchFields {
+  attributes: number;
+  baseLsn: number;
+  logBaseOffset: number;
+  writerEpoch: number;
+  /** utf8 of the log name (cached by the caller: one encode per log, not per batch). */
+  logName: Uint8Array;
+}
+
+function recordBodyBytes(record: RecordInput, offsetDelta: number, timestampDelta: number): number {
+  const keyBytes = record.key == null ? 0 : record.key.byteLength;
+  const valueBytes = record.value === null ? 0 : record.value.byteLength;
+  let bytes = 1 + varintBytes(offsetDelta) + varintBytes(zigzag(timestampDelta));
+  bytes += varintBytes(record.key == null ? 0 : keyBytes + 1) + keyBytes;
+  const headers = record.headers;
+  bytes += varintBytes(headers === undefined ? 0 : headers.length);
+  if (headers !== undefined) {
+    for (const [name, value] of headers) {
+      const nameBytes = Buffer.byteLength(name, 'utf8');
+      bytes += varintBytes(nameBytes) + nameBytes + varintBytes(value.byteLength) + value.byteLength;
+    }
+  }
+  bytes += varintBytes(record.value === null ? 0 : valueBytes + 1) + valueBytes;
+  return bytes;
+}
+
+/** The layout of a batch before it is written: its size and timestamps. */
+export interface BatchPlan {
+  batchLength: number;
+  firstTimestampMs: number;
+  maxTimestampMs: number;
+  lastOffsetDelta: number;
+}
+
+/**
+ * Sizes a batch. `offsetDeltas` defaults to 0..n-1 (an append); compaction passes the
+ * survivors' original deltas and the batch's original `lastOffsetDelta`.
+ */
+export function planBatch(
+  logName: Uint8Array,
+  records: readonly RecordInput[],
+  defaultTimestampMs: number,
+  offsetDeltas?: readonly number[],
+  lastOffsetDelta?: number,
+  firstTimestampMs?: number,
+): BatchPlan {
+  assert.ok(records.length > 0 && records.length <= BATCH_RECORDS_MAX, 'a batch holds 1..BATCH_RECORDS_MAX records');
+  let first = firstTimestampMs ?? records[0]!.timestampMs ?? defaultTimestampMs;
+  let max = first;
+  if (firstTimestampMs === undefined) {
+    for (const record of records) {
+      const ts = record.timestampMs ?? defaultTimestampMs;
+      if (ts < first) first = ts;
+    }
+  }
+  let bytes = BATCH_HEADER_BYTES + logName.byteLength;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const ts = record.timestampMs ?? defaultTimestampMs;
+    if (ts > max) max = ts;
+    const body = recordBodyBytes(record, offsetDeltas === undefined ? i : offsetDeltas[i]!, ts - first);
+    bytes += varintBytes(body) + body;
+  }
+  return {
+    batchLength: bytes,
+    firstTimestampMs: first,
+    maxTimestampMs: max,
+    lastOffsetDelta: lastOffsetDelta ?? (offsetDeltas === undefined ? records.length - 1 : offsetDeltas[offsetDeltas.length - 1]!),
+  };
+}
+
+/** Encodes a planned batch at `target[pos]` and returns the CRC it computed. */
+export function encodeBatch(
+  target: Buffer,
+  pos: number,
+  fields: BatchFields,
+  plan: BatchPlan,
+  records: readonly RecordInput[],
+  defaultTimestampMs: number,
+  offsetDeltas?: readonly number[],
+): number {
+  assert.ok(pos + plan.batchLength <= target.byteLength, 'batch does not fit its target buffer');
+  writeU32(target, pos + BATCH_LENGTH_OFFSET, plan.batchLength);
+  target[pos + BATCH_VERSION_OFFSET] = BATCH_VERSION;
+  target[pos + BATCH_ATTRIBUTES_OFFSET] = fields.attributes;
+  writeU16(target, pos + BATCH_LOG_NAME_BYTES_OFFSET, fields.logName.byteLength);
+  writeU32(target, pos + BATCH_RECORD_COUNT_OFFSET, records.length);
+  writeU64(target, pos + BATCH_BASE_LSN_OFFSET, fields.baseLsn);
+  writeU64(target, pos + BATCH_LOG_BASE_OFFSET_OFFSET, fields.logBaseOffset);
+  writeU64(target, pos + BATCH_FIRST_TIMESTAMP_OFFSET, plan.firstTimestampMs);
+  writeU64(target, pos + BATCH_MAX_TIMESTAMP_OFFSET, plan.maxTimestampMs);
+  writeU32(target, pos + BATCH_LAST_OFFSET_DELTA_OFFSET, plan.lastOffsetDelta);
+  writeU32(target, pos + BATCH_WRITER_EPOCH_OFFSET, fields.writerEpoch);
+  target.set(fields.logName, pos + BATCH_HEADER_BYTES);
+  let p = pos + BATCH_HEADER_BYTES + fields.logName.byteLength;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const ts = record.timestampMs ?? defaultTimestampMs;
+    const offsetDelta = offsetDeltas === undefined ? i : offsetDeltas[i]!;
+    const timestampDelta = ts - plan.firstTimestampMs;
+    p = writeVarint(target, p, recordBodyBytes(record, offsetDelta, timestampDelta));
+    target[p++] = record.attributes ?? 0;
+    p = writeVarint(target, p, offsetDelta);
+    p = writeVarint(target, p, zigzag(timestampDelta));
+    if (record.key == null) {
+      target[p++] = 0;
+    } else {
+      p = writeVarint(target, p, record.key.byteLength + 1);
+      target.set(record.key, p);
+      p += record.key.byteLength;
+    }
+    const headers = record.headers;
+    if (headers === undefined) {
+      target[p++] = 0;
+    } else {
+      p = writeVarint(target, p, headers.length);
+      for (const [name, value] of headers) {
+        const nameBytes = Buffer.byteLength(name, 'utf8');
+        p = writeVarint(target, p, nameBytes);
+        p += target.write(name, p, nameBytes, 'utf8');
+        p = writeVarint(target, p, value.byteLength);
+        target.set(value, p);
+        p += value.byteLength;
+      }
+    }
+    if (record.value === null) {
+      target[p++] = 0;
+    } else {
+      p = writeVarint(target, p, record.value.byteLength + 1);
+      target.set(record.value, p);
+      p += record.value.byteLength;
+    }
+  }
+  // The encoder and the planner must agree to the byte, or the next batch would start inside this one.
+  assert.equal(p - pos, plan.batchLength, 'encoded batch length differs from its plan');
+  const crc = crc32(target.subarray(pos + BATCH_CRC_START, pos + plan.batchLength));
+  writeU32(target, pos + BATCH_CRC_OFFSET, crc);
+  return crc;
+}
+
+/** Why a batch at a position is not a valid batch; null when it is. */
+export type BatchCheck = { ok: true; batchLength: number } | { ok: false; reason: string; zero: boolean };
+
+/**
+ * Validates the batch at `buf[pos]`, of which `available` bytes are readable (the rest of the
+ * file). Checks the length's bounds, the version, unknown attribute bits and the CRC. `zero` is
+ * set when the length field is 0, the signature of a preallocated or zeroed region.
+ */
+export function checkBatch(buf: Uint8Array, pos: number, available: number, batchBytesMax: number): BatchCheck {
+  if (available < BATCH_HEADER_BYTES) {
+    const zero = buf.subarray(pos, pos + Math.min(available, 4)).every((b) => b === 0);
+    return { ok: false, reason: `${available} bytes left, fewer than a batch header (${BATCH_HEADER_BYTES})`, zero };
+  }
+  const batchLength = readU32(buf, pos + BATCH_LENGTH_OFFSET);
+  if (batchLength === 0) return { ok: false, reason: 'batch length 0 (zeroed region)', zero: true };
+  if (batchLength < BATCH_HEADER_BYTES || batchLength > batchBytesMax) {
+    return { ok: false, reason: `batch length ${batchLength} outside [${BATCH_HEADER_BYTES}, ${batchBytesMax}]`, zero: false };
+  }
+  if (batchLength > available) {
+    return { ok: false, reason: `batch length ${batchLength} runs past the end of the file (${available} bytes left)`, zero: false };
+  }
+  const version = buf[pos + BATCH_VERSION_OFFSET]!;
+  const attributes = buf[pos + BATCH_ATTRIBUTES_OFFSET]!;
+  const expected = readU32(buf, pos + BATCH_CRC_OFFSET);
+  const actual = crc32(buf.subarray(pos + BATCH_CRC_START, pos + batchLength));
+  if (actual !== expected) {
+    return { ok: false, reason: `CRC mismatch (stored ${hex(expected)}, computed ${hex(actual)})`, zero: false };
+  }
+  if (version !== BATCH_VERSION) return { ok: false, reason: `unknown batch version ${version}`, zero: false };
+  if ((attributes & ~BATCH_ATTR_KNOWN) !== 0) return { ok: false, reason: `unknown batch attributes ${hex(attributes)}`, zero: false };
+  return { ok: true, batchLength };
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * Reads the header of a batch that passed `checkBatch`. Throws `MalformedError` when fields
+ * that the CRC cannot vouch for as meaningful are impossible (a name running past the batch,
+ * offsets beyond 2^53, zero records).
+ */
+export function readBatchHeader(buf: Uint8Array, pos: number): BatchHeader {
+  const batchLength = readU32(buf, pos + BATCH_LENGTH_OFFSET);
+  const logNameBytes = readU16(buf, pos + BATCH_LOG_NAME_BYTES_OFFSET);
+  if (BATCH_HEADER_BYTES + logNameBytes > batchLength) throw new MalformedError('log name runs past the batch');
+  const header: BatchHeader = {
+    batchLength,
+    crc: readU32(buf, pos + BATCH_CRC_OFFSET),
+    version: buf[pos + BATCH_VERSION_OFFSET]!,
+    attributes: buf[pos + BATCH_ATTRIBUTES_OFFSET]!,
+    recordCount: readU32(buf, pos + BATCH_RECORD_COUNT_OFFSET),
+    baseLsn: readU64(buf, pos + BATCH_BASE_LSN_OFFSET),
+    logBaseOffset: readU64(buf, pos + BATCH_LOG_BASE_OFFSET_OFFSET),
+    firstTimestampMs: readU64(buf, pos + BATCH_FIRST_TIMESTAMP_OFFSET),
+    maxTimestampMs: readU64(buf, pos + BATCH_MAX_TIMESTAMP_OFFSET),
+    lastOffsetDelta: readU32(buf, pos + BATCH_LAST_OFFSET_DELTA_OFFSET),
+    writerEpoch: readU32(buf, pos + BATCH_WRITER_EPOCH_OFFSET),
+    logName: Buffer.from(buf.buffer, buf.byteOffset + pos + BATCH_HEADER_BYTES, logNameBytes).toString('utf8'),
+  };
+  if (Number.isNaN(header.baseLsn) || Number.isNaN(header.logBaseOffset) || Number.isNaN(header.firstTimestampMs) || Number.isNaN(header.maxTimestampMs)) {
+    throw new MalformedError('a 64-bit field is above 2^53');
+  }
+  if (header.recordCount === 0 || header.recordCount > BATCH_RECORDS_MAX) throw new MalformedError(`record count ${header.recordCount}`);
+  if (header.lastOffsetDelta < header.recordCount - 1) throw new MalformedError('lastOffsetDelta smaller than the record count');
+  if (logNameBytes === 0) throw new MalformedError('empty log name');
+  return header;
+}
+
+/** Decodes the records of a checked batch. The records' bytes are views into `buf`. */
+export function decodeRecords(buf: Uint8Array, pos: number, header: BatchHeader): LogRecord[] {
+  const reader = new ByteReader(buf, pos + BATCH_HEADER_BYTES + Buffer.byteLength(header.logName, 'utf8'), pos + header.batchLength);
+  const records: LogRecord[] = [];
+  let previousDelta = -1;
+  for (let i = 0; i < header.recordCount; i++) {
+    const bodyBytes = reader.varint();
+    const bodyEnd = reader.pos + bodyBytes;
+    if (bodyEnd > reader.end) throw new MalformedError('record runs past the batch');
+    const attributes = reader.u8();
+    const offsetDelta = reader.varint();
+    // Deltas rise strictly: an offset appears once per batch, in order.
+    if (offsetDelta <= previousDelta || offsetDelta > header.lastOffsetDelta) throw new MalformedError(`offset delta ${offsetDelta} out of order`);
+    previousDelta = offsetDelta;
+    const timestampMs = header.firstTimestampMs + unzigzag(reader.varint());
+    const keyField = reader.varint();
+    const key = keyField === 0 ? null : reader.bytes(keyField - 1);
+    const headerCount = reader.varint();
+    const headers: Array<[string, Uint8Array]> = [];
+    for (let h = 0; h < headerCount; h++) {
+      const name = reader.bytes(reader.varint());
+      const value = reader.bytes(reader.varint());
+      headers.push([Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('utf8'), value]);
+    }
+    const valueField = reader.varint();
+    const value = valueField === 0 ? null : reader.bytes(valueField - 1);
+    if (reader.pos !== bodyEnd) throw new MalformedError('record body length disagrees with its fields');
+    records.push({ offset: header.logBaseOffset + offsetDelta, timestampMs, key, value, headers, attributes });
+  }
+  if (reader.pos !== reader.end) throw new MalformedError('bytes left after the last record');
+  return records;
+}
+
+/** The offset delta of each record, for compaction (which must keep them). */
+export function recordOffsetDelta(record: LogRecord, header: BatchHeader): number {
+  return record.offset - header.logBaseOffset;
+}
