@@ -17,33 +17,54 @@ export async function withSeed<T>(seed: number, body: () => Promise<T>): Promise
   }
 }
 
-export function startFixture(name: string, workerData: unknown): Worker {
-  return new Worker(workerFileUrl(`fixtures/${name}`), { workerData });
+interface FixtureMessage {
+  kind?: string;
 }
 
-/** The next message of `kind` from a fixture (or of any kind when omitted); rejects on worker error. */
-export function nextMessage<T>(worker: Worker, kind?: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onMessage = (message: { kind?: string }) => {
-      if (kind !== undefined && message.kind !== kind) return;
-      cleanup();
-      resolve(message as T);
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new Error(`fixture exited with code ${code} before sending ${kind ?? 'a message'}`));
-    };
-    const cleanup = () => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
+/** A fixture thread whose messages are logged from its start, so none is missed between awaits. */
+export class Fixture {
+  readonly worker: Worker;
+  readonly #messages: FixtureMessage[] = [];
+  #failure: Error | undefined;
+  #waiters: (() => void)[] = [];
+
+  constructor(name: string, workerData: unknown) {
+    this.worker = new Worker(workerFileUrl(`fixtures/${name}`), { workerData });
+    this.worker.on('message', (message: FixtureMessage) => {
+      this.#messages.push(message);
+      this.#wake();
+    });
+    this.worker.on('error', (error) => {
+      this.#failure = error;
+      this.#wake();
+    });
+    this.worker.on('exit', (code) => {
+      this.#failure ??= new Error(`fixture exited with code ${code}`);
+      this.#wake();
+    });
+  }
+
+  /** The first message of `kind` not yet taken (any kind when omitted); rejects if the thread ends first. */
+  async next<T>(kind?: string): Promise<T> {
+    for (;;) {
+      const index = this.#messages.findIndex((m) => kind === undefined || m.kind === kind);
+      if (index >= 0) return this.#messages.splice(index, 1)[0] as T;
+      if (this.#failure) throw new Error(`${this.#failure.message} before sending ${kind ?? 'a message'}`);
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+export function startFixture(name: string, workerData: unknown): Fixture {
+  return new Fixture(name, workerData);
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { allocateRing, RingConsumer, RingReader, type RingKind } from '../../src/ring/index.js';
 import type { RingConsumerReport } from '../../workers/fixtures/ring-consumer.js';
 import { SequenceVerifier, recordLength, type SequenceShape } from '../../workers/fixtures/record-sequence.js';
-import { nextMessage, startFixture, testSeed, withSeed } from './helpers.js';
+import { startFixture, testSeed, withSeed } from './helpers.js';
 
 const CAPACITY = 4096;
 const RECORDS_PER_PRODUCER = 20_000;
@@ -45,7 +45,7 @@ describe('ring - across real threads', () => {
       let consumerDone: Promise<unknown>;
       if (consumer === 'worker') {
         const worker = startFixture('ring-consumer', { buffer, shape, producers, expected });
-        consumerDone = nextMessage<RingConsumerReport>(worker).then(async (r) => {
+        consumerDone = worker.next<RingConsumerReport>().then(async (r) => {
           report = r;
           await worker.terminate();
         });
@@ -63,7 +63,7 @@ describe('ring - across real threads', () => {
       const workers = Array.from({ length: producers }, (_, producer) =>
         startFixture('ring-producer', { buffer, producer, count: RECORDS_PER_PRODUCER, shape, progress }),
       );
-      await Promise.all(workers.map((w) => nextMessage(w, 'done')));
+      await Promise.all(workers.map((w) => w.next('done')));
       await consumerDone;
       await Promise.all(workers.map((w) => w.terminate()));
 
