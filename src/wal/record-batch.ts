@@ -49,6 +49,7 @@
  */
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
+import type { LogRecord, RecordInput } from '../actor/actor-storage.js';
 import {
   ByteReader,
   MalformedError,
@@ -63,6 +64,8 @@ import {
   writeVarint,
   zigzag,
 } from './byte-codec.js';
+
+export type { LogRecord, RecordInput } from '../actor/actor-storage.js';
 
 export const BATCH_VERSION = 1;
 
@@ -89,28 +92,6 @@ const BATCH_ATTR_KNOWN = BATCH_ATTR_CONTROL;
 export const LOG_NAME_BYTES_MAX = 200;
 /** Bound on records per batch (TigerStyle: a limit on everything). */
 export const BATCH_RECORDS_MAX = 1 << 20;
-
-/** A record as an appender hands it over. */
-export interface RecordInput {
-  key?: Uint8Array | null;
-  /** null is a tombstone: compaction removes the key. */
-  value: Uint8Array | null;
-  headers?: ReadonlyArray<readonly [string, Uint8Array]>;
-  /** Milliseconds since the epoch; default: the time of the append. */
-  timestampMs?: number;
-  /** One byte for the runtime's own use (priority, flags); stored as given. Default 0. */
-  attributes?: number;
-}
-
-/** A record as it is read back. Views into a read buffer: copy them to keep them. */
-export interface LogRecord {
-  offset: number;
-  timestampMs: number;
-  key: Uint8Array | null;
-  value: Uint8Array | null;
-  headers: Array<[string, Uint8Array]>;
-  attributes: number;
-}
 
 /** The fixed fields of a batch header. */
 export interface BatchHeader {
