@@ -20,7 +20,6 @@ import {
   DATA_OFFSET,
   HEAD,
   HEAD_CACHE,
-  NO_CLAIM,
   PADDING_TYPE,
   RECORD_HEADER_BYTES,
   SLOT_CLAIM_BYTES,
@@ -47,7 +46,8 @@ export class MultiProducerWriter extends RingWriter {
 
   override tryWrite(type: number, destination: number, payload: Uint8Array, meta = 0): boolean {
     const recordBytes = RECORD_HEADER_BYTES + payload.length;
-    this.checkRecord(type, destination, recordBytes);
+    this.checkWrite(type, destination);
+    this.checkSize(recordBytes);
     assert(this.#claimIndex === NO_PENDING_CLAIM, 'commit or abort the pending claim before writing again');
     const alignedBytes = alignRecord(recordBytes);
     const index = this.#claim(alignedBytes);
@@ -58,7 +58,7 @@ export class MultiProducerWriter extends RingWriter {
   }
 
   override tryWriteBatch(type: number, destination: number, payloads: readonly Uint8Array[], start = 0, end = payloads.length): number {
-    for (let k = start; k < end; k++) this.checkRecord(type, destination, RECORD_HEADER_BYTES + payloads[k]!.length);
+    this.checkBatch(type, destination, payloads, start, end);
     assert(this.#claimIndex === NO_PENDING_CLAIM, 'commit or abort the pending claim before writing again');
     if (start >= end) return 0;
     // One claim covers the batch. Keep it within half the ring, which any claim fits once the
@@ -95,7 +95,8 @@ export class MultiProducerWriter extends RingWriter {
 
   override tryClaim(payloadBytes: number, type: number, destination: number, meta = 0): number {
     const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
-    this.checkRecord(type, destination, recordBytes);
+    this.checkWrite(type, destination);
+    this.checkSize(recordBytes);
     assert(this.#claimIndex === NO_PENDING_CLAIM, 'one claim at a time: commit or abort the pending one');
     const index = this.#claim(alignRecord(recordBytes));
     if (index < 0) return -1;
@@ -151,8 +152,10 @@ export class MultiProducerWriter extends RingWriter {
         Atomics.store(ints, HEAD_CACHE, head);
       }
       // Announce before the CAS: if this thread dies right after winning it, repair still knows
-      // where and how large the claim is.
-      Atomics.store(ints, this.#slotBytes, required);
+      // where and how large the claim is. The announcement stays until the next claim: repair
+      // tells a committed claim by its length. The atomic store of the position publishes the
+      // plain store of the size with it.
+      ints[this.#slotBytes] = required;
       Atomics.store(ints, this.#slotPosition, tail);
       if (Atomics.compareExchange(ints, TAIL, tail, (tail + required) | 0) !== tail) continue;
       let index = tail & this.mask;
@@ -164,7 +167,7 @@ export class MultiProducerWriter extends RingWriter {
       }
       const lengthIndex = (DATA_OFFSET + index) >> 2;
       const previous = Atomics.compareExchange(ints, lengthIndex, 0, -recordsBytes);
-      assert(previous === 0, `claimed ring space was not free (length word ${previous} at index ${index})`);
+      if (previous !== 0) assert.fail(`claimed ring space was not free (length word ${previous} at index ${index})`);
       return index;
     }
   }
@@ -182,9 +185,7 @@ export class MultiProducerWriter extends RingWriter {
   #commitClaim(index: number, firstRecordBytes: number, claimBytes: number): void {
     const ints = this.ints;
     const previous = Atomics.compareExchange(ints, (DATA_OFFSET + index) >> 2, -claimBytes, firstRecordBytes);
-    assert(previous === -claimBytes, `ring claim at index ${index} changed under its writer (length word ${previous})`);
-    // After the commit, not before: repair reads slots, then lengths (see ring-repair.ts).
-    Atomics.store(ints, this.#slotBytes, NO_CLAIM);
+    if (previous !== -claimBytes) assert.fail(`ring claim at index ${index} changed under its writer (length word ${previous})`);
     if (Atomics.load(ints, CONSUMER_PARKED) !== 0) wakeConsumer(ints);
   }
 }

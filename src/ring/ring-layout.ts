@@ -243,7 +243,7 @@ export class RingMemory {
   /** Bytes between head and tail (claimed or published), 0 .. capacity. */
   usedBytes(): number {
     const used = (Atomics.load(this.ints, TAIL) - Atomics.load(this.ints, HEAD)) >>> 0;
-    assert(used <= this.capacity, `ring invariant broken: ${used} bytes in use in a ${this.capacity}-byte ring`);
+    if (used > this.capacity) assert.fail(`ring invariant broken: ${used} bytes in use in a ${this.capacity}-byte ring`);
     return used;
   }
 

@@ -102,24 +102,28 @@ export class RingReader {
     if (head === tail) return 0;
     const record = this.#record;
     const mask = this.#mask;
+    const multiProducer = this.#zeroConsumed;
     let position = head;
     let count = 0;
     try {
       while (position !== tail && count < recordsMax) {
         const index = position & mask;
         const lengthIndex = (DATA_OFFSET + index) >> 2;
-        const length = Atomics.load(ints, lengthIndex);
+        // Multi-producer: the length is each claim's commit, so it is read atomically (it pairs
+        // with the writer's commit CAS). Single-producer: the atomic load of TAIL above already
+        // ordered every record before it, and a plain read saves an atomic per record.
+        const length = multiProducer ? Atomics.load(ints, lengthIndex) : ints[lengthIndex]!;
         if (length <= 0) {
           // A claim still being written; on a single-producer ring TAIL covers only committed records.
-          assert(this.#zeroConsumed, `single-producer ring holds an uncommitted record (length ${length}) before its tail`);
+          if (!multiProducer) assert.fail(`single-producer ring holds an uncommitted record (length ${length}) before its tail`);
           break;
         }
         const alignedBytes = alignRecord(length);
-        assert(alignedBytes <= this.#capacity - index, `corrupt record length ${length} at ring index ${index}`);
+        if (alignedBytes > this.#capacity - index) assert.fail(`corrupt record length ${length} at ring index ${index}`);
         position = (position + alignedBytes) | 0;
         const type = ints[lengthIndex + 1]!;
         if (type === PADDING_TYPE) continue;
-        assert(length >= RECORD_HEADER_BYTES, `record shorter than its header (${length} bytes) at ring index ${index}`);
+        if (length < RECORD_HEADER_BYTES) assert.fail(`record shorter than its header (${length} bytes) at ring index ${index}`);
         record.type = type;
         record.destination = ints[lengthIndex + 2]!;
         record.meta = ints[lengthIndex + 3]!;

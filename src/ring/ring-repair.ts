@@ -9,13 +9,15 @@
  * Multi-producer ring: a writer that died between claiming space and committing it left a claim
  * that stops the reader for good. Its slot says where that claim is and how large: the claim
  * attempt is announced there before the CAS. Repair turns that space into padding. It first
- * looks at the slots of live writers: one that also announced the same position may be the one
- * that won it, and is then left alone — the claim is reported unresolved, to be repaired again
- * once that writer has moved on (a live writer's slot changes within its next write).
+ * looks at the other slots: a writer that also announced the same position may be the one that
+ * won it, and is then left alone — the claim is reported unresolved, to be repaired again once
+ * that writer has moved on (a live writer's slot changes with its next write). Two writers that
+ * die racing for the same position stay unresolved: which one won is not recorded.
  *
- * Order matters against a live writer finishing at the same moment: repair reads the slots, then
- * the lengths; a writer commits its length, then clears its slot. So either repair sees the
- * committed length, or it sees the live writer's slot and keeps off.
+ * Against a live writer finishing at the same moment: a writer's announcement stays in its slot
+ * until its next claim, after its commit. Repair reads the claim's length, then the live slots,
+ * then pads with a compare-and-set from the length it read: a commit in between either shows in
+ * the slots or makes the compare-and-set fail, and the record stands.
  */
 import {
   DATA_DOORBELL,
@@ -63,7 +65,7 @@ export function repairRing(buffer: SharedArrayBuffer, deadSlots: readonly number
   for (const slot of deadSlots) {
     if (Atomics.load(ints, memory.slotIndex(slot, SLOT_STATE)) !== SLOT_TAKEN) continue;
     if (memory.kind === 'multi-producer') {
-      const outcome = padDeadClaim(memory, slot, deadSlots);
+      const outcome = padDeadClaim(memory, slot);
       if (outcome === 'unresolved') {
         report.unresolved.push(slot);
         continue;
@@ -88,36 +90,50 @@ export function repairRing(buffer: SharedArrayBuffer, deadSlots: readonly number
 }
 
 /** Pads the claim a dead writer left in flight. Returns the bytes padded (0 if none was in flight). */
-function padDeadClaim(memory: RingMemory, slot: number, deadSlots: readonly number[]): number | 'unresolved' {
+function padDeadClaim(memory: RingMemory, slot: number): number | 'unresolved' {
   const ints = memory.ints;
-  const claimBytes = Atomics.load(ints, memory.slotIndex(slot, SLOT_CLAIM_BYTES));
-  if (claimBytes === NO_CLAIM) return 0;
   const position = Atomics.load(ints, memory.slotIndex(slot, SLOT_CLAIM_POSITION));
+  const claimBytes = ints[memory.slotIndex(slot, SLOT_CLAIM_BYTES)]!;
+  if (claimBytes === NO_CLAIM) return 0;
   const head = Atomics.load(ints, HEAD);
   const tail = Atomics.load(ints, TAIL);
-  // Not between HEAD and TAIL: the attempt lost its CAS to nobody yet (position == TAIL), or the
-  // claim was committed and consumed. Either way nothing of it blocks the reader.
-  if (((position - head) >>> 0) >= ((tail - head) >>> 0)) return 0;
-  for (let other = 0; other < WRITER_SLOTS_MAX; other++) {
-    if (other === slot || deadSlots.includes(other)) continue;
-    if (Atomics.load(ints, memory.slotIndex(other, SLOT_STATE)) !== SLOT_TAKEN) continue;
-    if (Atomics.load(ints, memory.slotIndex(other, SLOT_CLAIM_BYTES)) === NO_CLAIM) continue;
-    if (Atomics.load(ints, memory.slotIndex(other, SLOT_CLAIM_POSITION)) === position) return 'unresolved';
-  }
+  const claimed = (at: number) => ((at - head) >>> 0) < ((tail - head) >>> 0);
+  // Not between HEAD and TAIL: the attempt has not won yet (position == TAIL), or its claim was
+  // committed and consumed. Either way nothing of it blocks the reader.
+  if (!claimed(position)) return 0;
   const index = position & memory.mask;
   const toEnd = memory.capacity - index;
-  if (claimBytes > toEnd) {
-    return padIfUncommitted(memory, index, toEnd) + padIfUncommitted(memory, 0, claimBytes - toEnd);
+  // Whoever won this position: is its claim committed? A claim that wrapped starts with a
+  // padding record to the end and has its records from index 0 of the next lap.
+  const first = Atomics.load(ints, memory.lengthIndex(index));
+  if (first > 0) {
+    const wrapped = ints[memory.lengthIndex(index) + 1] === PADDING_TYPE && first === toEnd;
+    if (!wrapped || !claimed((position + toEnd) | 0) || Atomics.load(ints, memory.lengthIndex(0)) > 0) return 0;
   }
+  // Uncommitted. Its owner is the writer that announced this position and won it; every writer
+  // keeps its announcement until its next claim, which comes after its commit. If any other
+  // writer (live, or also dead) announced the same position, the owner is not certain: leave it.
+  for (let other = 0; other < WRITER_SLOTS_MAX; other++) {
+    if (other === slot || Atomics.load(ints, memory.slotIndex(other, SLOT_STATE)) !== SLOT_TAKEN) continue;
+    if (ints[memory.slotIndex(other, SLOT_CLAIM_BYTES)] === NO_CLAIM) continue;
+    if (Atomics.load(ints, memory.slotIndex(other, SLOT_CLAIM_POSITION)) === position) return 'unresolved';
+  }
+  if (claimBytes > toEnd) return padIfUncommitted(memory, index, toEnd) + padIfUncommitted(memory, 0, claimBytes - toEnd);
   return padIfUncommitted(memory, index, claimBytes);
 }
 
+/** Sentinel length while repair turns a claim into padding: negative, so readers wait on it. */
+const REPAIRING = -0x7fff_fff8;
+
 function padIfUncommitted(memory: RingMemory, index: number, bytes: number): number {
+  const ints = memory.ints;
   const lengthIndex = memory.lengthIndex(index);
-  const length = Atomics.load(memory.ints, lengthIndex);
+  const length = Atomics.load(ints, lengthIndex);
   if (length > 0) return 0;
-  memory.ints[lengthIndex + 1] = PADDING_TYPE;
-  // The padding's length is its commit, as for any record.
-  Atomics.compareExchange(memory.ints, lengthIndex, length, bytes);
+  // Take the length word first, so that the type is written only if nobody committed meanwhile;
+  // then the padding's length is its commit, as for any record.
+  if (Atomics.compareExchange(ints, lengthIndex, length, REPAIRING) !== length) return 0;
+  ints[lengthIndex + 1] = PADDING_TYPE;
+  Atomics.store(ints, lengthIndex, bytes);
   return bytes;
 }

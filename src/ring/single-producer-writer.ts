@@ -38,7 +38,8 @@ export class SingleProducerWriter extends RingWriter {
 
   override tryWrite(type: number, destination: number, payload: Uint8Array, meta = 0): boolean {
     const recordBytes = RECORD_HEADER_BYTES + payload.length;
-    this.checkRecord(type, destination, recordBytes);
+    this.checkWrite(type, destination);
+    this.checkSize(recordBytes);
     assert(this.#claimIndex === NO_PENDING_CLAIM, 'commit or abort the pending claim before writing again');
     const index = this.#reserve(alignRecord(recordBytes));
     if (index < 0) return false;
@@ -48,7 +49,7 @@ export class SingleProducerWriter extends RingWriter {
   }
 
   override tryWriteBatch(type: number, destination: number, payloads: readonly Uint8Array[], start = 0, end = payloads.length): number {
-    for (let k = start; k < end; k++) this.checkRecord(type, destination, RECORD_HEADER_BYTES + payloads[k]!.length);
+    this.checkBatch(type, destination, payloads, start, end);
     assert(this.#claimIndex === NO_PENDING_CLAIM, 'commit or abort the pending claim before writing again');
     let written = 0;
     for (let k = start; k < end; k++) {
@@ -65,7 +66,8 @@ export class SingleProducerWriter extends RingWriter {
 
   override tryClaim(payloadBytes: number, type: number, destination: number, meta = 0): number {
     const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
-    this.checkRecord(type, destination, recordBytes);
+    this.checkWrite(type, destination);
+    this.checkSize(recordBytes);
     assert(this.#claimIndex === NO_PENDING_CLAIM, 'one claim at a time: commit or abort the pending one');
     const startTail = this.#tail;
     const index = this.#reserve(alignRecord(recordBytes));
