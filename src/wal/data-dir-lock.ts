@@ -28,16 +28,21 @@ interface LockOwner {
   host: string;
 }
 
-function processStartTicks(pid: number): number | null {
+/** Start time (clock ticks since boot) and state letter of a process, from /proc; null off Linux or when gone. */
+function processStat(pid: number): { startTicks: number; state: string } | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[19]);
-    return Number.isFinite(ticks) ? ticks : null;
+    const startTicks = Number(fields[19]);
+    return Number.isFinite(startTicks) ? { startTicks, state: fields[0] ?? '?' } : null;
   } catch {
     return null;
   }
+}
+
+function processStartTicks(pid: number): number | null {
+  return processStat(pid)?.startTicks ?? null;
 }
 
 function isAlive(owner: LockOwner): boolean {
@@ -48,9 +53,11 @@ function isAlive(owner: LockOwner): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
     // EPERM: a process with that pid exists but belongs to someone else.
   }
-  if (owner.startTicks === null) return true;
-  const ticks = processStartTicks(owner.pid);
-  return ticks === null || ticks === owner.startTicks;
+  const stat = processStat(owner.pid);
+  if (stat === null) return owner.startTicks === null; // no /proc here: the pid answered, trust it
+  // A zombie (killed, not yet reaped by its parent) holds nothing any more.
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return owner.startTicks === null || stat.startTicks === owner.startTicks;
 }
 
 function parseOwner(text: string): LockOwner | null {

@@ -288,7 +288,7 @@ export async function recover(options: RecoveryOptions): Promise<RecoveryResult>
       }
       stats.truncatedBytes = outcome.fileSize - outcome.validEnd;
       stats.truncatedAt = { file, position: outcome.validEnd, reason: outcome.failure.reason };
-    } else if (outcome.validEnd < trustedEnd) {
+    } else if (Number.isFinite(trustedEnd) && outcome.validEnd < trustedEnd) {
       throw corrupt(file, outcome.validEnd, `the file ends at byte ${outcome.validEnd}, before its recovery point ${trustedEnd}: it was truncated`);
     }
     if (!newest) {
