@@ -120,8 +120,9 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
 }
 
 export function validateLogName(name: unknown): string {
-  if (typeof name !== 'string' || !LOG_NAME_PATTERN.test(name) || Buffer.byteLength(name) > LOG_NAME_BYTES_MAX) {
-    throw new InvalidNameError(`log name ${JSON.stringify(name)} is not allowed: use 1..${LOG_NAME_BYTES_MAX} characters of [A-Za-z0-9._:/-]`);
+  // No leading dot and no '..': names turn up in file names and in tools' output.
+  if (typeof name !== 'string' || !LOG_NAME_PATTERN.test(name) || Buffer.byteLength(name) > LOG_NAME_BYTES_MAX || name.startsWith('.') || name.includes('..')) {
+    throw new InvalidNameError(`log name ${JSON.stringify(name)} is not allowed: use 1..${LOG_NAME_BYTES_MAX} characters of [A-Za-z0-9._:/-], not starting with '.' and without '..'`);
   }
   return name;
 }
