@@ -10,4 +10,9 @@ export const suites: Record<string, { load: () => Promise<Suite>; needsServer: b
     needsServer: false,
     about: 'thread-to-thread ring throughput and latency, against postMessage and ringbuf.js',
   },
+  wal: {
+    load: async () => (await import('./wal.js')).walSuite,
+    needsServer: false,
+    about: 'write-ahead log append (3 sizes x 3 fsync policies, group commit) and recovery, against raw disk ceilings',
+  },
 };

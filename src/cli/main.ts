@@ -5,11 +5,13 @@
  */
 import { BatonError } from '../errors.js';
 import { runBenchCommand } from './bench-command.js';
+import { runInspectCommand } from './inspect-command.js';
 
 const usage = `Usage: baton <command> [options]
 
 Commands:
   bench [SUITE...] [--json] [--quick]   run benchmark suites (default: those needing no server)
+  inspect --data-dir DIR [NAME]         list a data directory's logs and segments, verify CRCs (exit 3 on corruption)
 
 Run \`baton <command> --help\` for a command's options.`;
 
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'bench':
       return runBenchCommand(rest);
+    case 'inspect':
+      return runInspectCommand(rest);
     case undefined:
     case '-h':
     case '--help':
