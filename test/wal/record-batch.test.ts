@@ -25,7 +25,9 @@ const batchArb = fc.record({
   epoch: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
 });
 
-function encode(input: fc.RecordValue<typeof batchArb extends fc.Arbitrary<infer T> ? T : never>): Buffer {
+type BatchInput = typeof batchArb extends fc.Arbitrary<infer T> ? T : never;
+
+function encode(input: BatchInput): Buffer {
   const name = Buffer.from(input.name);
   const plan = planBatch(name, input.records, 1_000);
   const buf = Buffer.alloc(plan.batchLength);
