@@ -5,6 +5,7 @@
  */
 import { BatonError } from '../errors.js';
 import { runBenchCommand } from './bench-command.js';
+import { isUsageError, UsageError } from './usage-error.js';
 import { runInspectCommand } from './inspect-command.js';
 
 const usage = `Usage: baton <command> [options]
@@ -14,8 +15,6 @@ Commands:
   inspect --data-dir DIR [NAME]         list a data directory's logs and segments, verify CRCs (exit 3 on corruption)
 
 Run \`baton <command> --help\` for a command's options.`;
-
-export class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -40,7 +39,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof BatonError) {
+    if (isUsageError(error) || error instanceof BatonError) {
       process.stderr.write(`baton: ${error.message}\n`);
       process.exitCode = 2;
     } else {
