@@ -2,7 +2,7 @@
 export { attachWriter } from './attach-writer.js';
 export { MultiProducerWriter } from './multi-producer-writer.js';
 export { allocateRing, RECORD_HEADER_BYTES, RingMemory, type RingKind, type RingOptions } from './ring-layout.js';
-export { DRAIN_RECORDS_DEFAULT, RingReader, type RecordHandler, type RingReaderOptions } from './ring-reader.js';
+export { DRAIN_RECORDS_DEFAULT, RingReader, type RecordHandler, type RingReaderOptions, type ScanHandler } from './ring-reader.js';
 export { consumeBlocking, RingConsumer, type ConsumeOptions } from './ring-consumer.js';
 export { RingRecord } from './ring-record.js';
 export { repairRing, type RepairReport } from './ring-repair.js';

@@ -28,6 +28,8 @@ import { RingRecord } from './ring-record.js';
 import { parkConsumer, parkConsumerAsync, wakeProducers } from './ring-wait.js';
 
 export type RecordHandler = (record: RingRecord) => void;
+/** A scan callback: the record, and the ring position just past it (for `release`). */
+export type ScanHandler = (record: RingRecord, endPosition: number) => void;
 
 export interface RingReaderOptions {
   /**
@@ -61,6 +63,8 @@ export class RingReader {
   #spinBudget: number;
   /** Our copy of HEAD: only this reader writes HEAD. */
   #head: number;
+  /** Records before this were handed out; those between HEAD and it are held, not yet released. */
+  #scan: number;
   readonly #hasRecords = () => this.hasRecords() || this.closed;
 
   constructor(buffer: SharedArrayBuffer, options: RingReaderOptions = {}) {
@@ -75,6 +79,7 @@ export class RingReader {
     this.#spinMax = Math.max(this.#spinMin, options.spinMax ?? 8192);
     this.#spinBudget = this.#spinMin;
     this.#head = Atomics.load(this.#ints, HEAD);
+    this.#scan = this.#head;
   }
 
   get closed(): boolean {
@@ -86,9 +91,9 @@ export class RingReader {
     this.memory.close();
   }
 
-  /** True when the record at HEAD is committed (a padding record counts: draining skips it). */
+  /** True when the next record to scan is committed (a padding record counts: scanning skips it). */
   hasRecords(): boolean {
-    const head = this.#head;
+    const head = this.#scan;
     if (Atomics.load(this.#ints, TAIL) === head) return false;
     return Atomics.load(this.#ints, this.memory.lengthIndex(head & this.#mask)) > 0;
   }
@@ -101,14 +106,28 @@ export class RingReader {
    * record it threw on count as consumed (they are not handed out again) and the error propagates.
    */
   drain(handler: RecordHandler, recordsMax = DRAIN_RECORDS_DEFAULT): number {
+    try {
+      return this.scan(handler, recordsMax);
+    } finally {
+      if (this.#scan !== this.#head) this.release(this.#scan);
+    }
+  }
+
+  /**
+   * Like `drain`, but keeps the records: their space stays taken until `release` passes them, so
+   * a consumer can hold records it has not finished with (an actor host that dies mid-work
+   * leaves them in the ring for its replacement). The handler also gets the position just past
+   * each record, for `release`. Views stay valid until released.
+   */
+  scan(handler: ScanHandler, recordsMax = DRAIN_RECORDS_DEFAULT): number {
     const ints = this.#ints;
-    const head = this.#head;
+    const from = this.#scan;
     const tail = Atomics.load(ints, TAIL);
-    if (head === tail) return 0;
+    if (from === tail) return 0;
     const record = this.#record;
     const mask = this.#mask;
     const multiProducer = this.#zeroConsumed;
-    let position = head;
+    let position = from;
     let count = 0;
     try {
       while (position !== tail && count < recordsMax) {
@@ -135,12 +154,26 @@ export class RingReader {
         record.offset = DATA_OFFSET + index + RECORD_HEADER_BYTES;
         record.length = length - RECORD_HEADER_BYTES;
         count++;
-        handler(record);
+        handler(record, position);
       }
     } finally {
-      if (position !== head) this.#release(head, position);
+      this.#scan = position;
     }
     return count;
+  }
+
+  /** The position up to which records have been scanned (handed out). */
+  get scanPosition(): number {
+    return this.#scan;
+  }
+
+  /** Frees the ring space before `position` (a position `scan` reported, or the scan position). */
+  release(position: number): void {
+    const head = this.#head;
+    if (((position - head) >>> 0) > ((this.#scan - head) >>> 0)) {
+      assert.fail(`release to ${position} is outside the scanned range [${head}, ${this.#scan}]`);
+    }
+    if (position !== head) this.#release(head, position);
   }
 
   /**

@@ -158,6 +158,27 @@ describe.each(kinds)('ring (%s) - framing', (kind) => {
     ]);
   });
 
+  it('ring - scan holds records until release; a reader that replaces it sees the unreleased ones again', () => {
+    const buffer = allocateRing({ capacity: 1024, kind });
+    const writer = attachWriter(buffer);
+    const reader = new RingReader(buffer);
+    for (let i = 0; i < 6; i++) expect(writer.tryWrite(1, i, payloadOf(40, i))).toBe(true);
+    const ends: number[] = [];
+    expect(reader.scan((r, end) => ends.push(end), 4)).toBe(4);
+    // Scanned but held: the space is still taken, and scanning goes on from where it stopped.
+    expect(writer.usedBytes()).toBe(6 * 56);
+    reader.release(ends[1]!);
+    expect(writer.usedBytes()).toBe(4 * 56);
+    const seen: number[] = [];
+    reader.scan((r) => seen.push(r.destination));
+    expect(seen).toEqual([4, 5]);
+    expect(() => reader.release(ends[0]!)).toThrow(/outside the scanned range/);
+    // The reader "dies" here: a replacement starts from HEAD and gets records 2..5 again.
+    const replacement = new RingReader(buffer);
+    expect(drainAll(replacement).map((r) => r.destination)).toEqual([2, 3, 4, 5]);
+    expect(writer.usedBytes()).toBe(0);
+  });
+
   it('ring - a write to a closed ring is BATON_CLOSED; the reader still drains what was in it', async () => {
     const buffer = allocateRing({ capacity: 1024, kind });
     const writer = attachWriter(buffer);
