@@ -7,7 +7,6 @@
  * runs, and yields to the event loop between batches so that timers and I/O are not starved
  * (MessagePort does the same, nodejs/node#29315).
  */
-import { DATA_DOORBELL } from './ring-layout.js';
 import { DRAIN_RECORDS_DEFAULT, type RecordHandler, type RingReader } from './ring-reader.js';
 
 export interface ConsumeOptions {
@@ -48,10 +47,8 @@ export class RingConsumer {
   /** Ends the loop after the current batch; records still in the ring stay there. */
   stop(): void {
     this.#stopped = true;
-    // Ring the doorbell so that a parked loop wakes and sees the flag.
-    const ints = this.#reader.memory.ints;
-    Atomics.add(ints, DATA_DOORBELL, 1);
-    Atomics.notify(ints, DATA_DOORBELL);
+    // A parked loop wakes and sees the flag.
+    this.#reader.wake();
   }
 
   async #run(handler: RecordHandler, recordsPerTurn: number): Promise<number> {

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import {
   alignRecord,
   CLOSED,
+  DATA_DOORBELL,
   DATA_OFFSET,
   HEAD,
   PADDING_TYPE,
@@ -89,6 +90,15 @@ export class RingReader {
   /** Closes the ring for everyone: writers fail from now on; records already in it stay readable. */
   close(): void {
     this.memory.close();
+  }
+
+  /**
+   * Rings this ring's doorbell: a parked `waitForRecords*` returns and its caller looks around.
+   * For a consumer that also waits on other things (a stop flag, its own async work).
+   */
+  wake(): void {
+    Atomics.add(this.#ints, DATA_DOORBELL, 1);
+    Atomics.notify(this.#ints, DATA_DOORBELL);
   }
 
   /** True when the next record to scan is committed (a padding record counts: scanning skips it). */
