@@ -164,7 +164,7 @@ describe.each(kinds)('ring (%s) - framing', (kind) => {
     const reader = new RingReader(buffer);
     for (let i = 0; i < 6; i++) expect(writer.tryWrite(1, i, payloadOf(40, i))).toBe(true);
     const ends: number[] = [];
-    expect(reader.scan((r, end) => ends.push(end), 4)).toBe(4);
+    expect(reader.scan((_record, end) => ends.push(end), 4)).toBe(4);
     // Scanned but held: the space is still taken, and scanning goes on from where it stopped.
     expect(writer.usedBytes()).toBe(6 * 56);
     reader.release(ends[1]!);

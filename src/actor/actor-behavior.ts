@@ -1,0 +1,46 @@
+/**
+ * What an actor is, to the runtime: a single-threaded state machine that takes records from its
+ * mailbox one at a time, keeps its state in memory, and persists what it must through its log.
+ *
+ * A behavior module (a file the actor hosts can import, compiled JS) exports
+ * `createActor(options)`, returning an `ActorBehavior`. On every start — the first one and each
+ * restart — the runtime makes a fresh behavior and calls `start`, which rebuilds the state by
+ * replaying `context.log`. Then `receive` is called for each record, in mailbox order, never
+ * two at once: a `receive` that returns a promise holds the actor's mailbox (not its host) until
+ * the promise settles. A `receive` that throws (or rejects) fails the actor: the supervisor
+ * decides whether and when it restarts, and the record it failed on is not handed to it again
+ * (as in OTP and Akka, so that a poison record cannot crash-loop its actor).
+ */
+import type { ActorLog } from './actor-storage.js';
+
+/** A record as an actor receives it: a zero-copy view, valid until `receive` returns (or its promise settles). */
+export interface ActorRecord {
+  readonly type: number;
+  readonly meta: number;
+  /** The payload bytes. Copy what you keep beyond `receive`. */
+  readonly payload: Uint8Array;
+}
+
+export interface ActorContext {
+  /** The actor's id, e.g. `queue:orders`. */
+  readonly id: string;
+  /** The actor's numeric address: the destination of the records sent to it. */
+  readonly address: number;
+  /** The actor's log: replay it in `start`, append to it in `receive`. */
+  readonly log: ActorLog;
+  /** How many times the actor was restarted before this start (0 on the first start). */
+  readonly restarts: number;
+  /** Sends a record to the thread that runs the runtime (the broker's side). Never blocks: waits for ring space in the background, in order. */
+  reply(type: number, payload: Uint8Array, meta?: number): void;
+}
+
+export interface ActorBehavior {
+  /** Rebuilds state (replay `context.log`). The actor receives nothing until this resolves. */
+  start(context: ActorContext): void | Promise<void>;
+  receive(record: ActorRecord, context: ActorContext): void | Promise<void>;
+  /** Graceful stop: flush what must be flushed. Not called when the actor fails or its host dies. */
+  stop?(context: ActorContext): void | Promise<void>;
+}
+
+/** The export a behavior module must have. */
+export type ActorFactory = (options: unknown) => ActorBehavior;

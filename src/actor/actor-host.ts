@@ -1,0 +1,476 @@
+/**
+ * An actor host: one worker thread running many actors, cooperatively.
+ *
+ * Records reach the host through one multi-producer ring (its inbox), addressed by the
+ * destination actor's numeric address. The host scans the ring into per-actor mailboxes without
+ * releasing it, then gives each actor with mail at most `TURN_RECORDS_MAX` records per turn,
+ * round robin, so that a busy actor cannot starve its neighbours. Ring space is released only
+ * up to the oldest record not yet finished: if the host thread dies, every record it had not
+ * finished with is still in the ring, and its replacement delivers it (at least once: records
+ * finished after an older unfinished one are delivered again).
+ *
+ * When nothing is runnable the host parks on its inbox (`Atomics.waitAsync`: its event loop
+ * stays free for control calls and storage I/O) and costs no CPU. Two shared words tell the
+ * supervisor it is alive: a heartbeat counter bumped every loop, and a busy flag that is set
+ * while it works; a host that is busy and whose heartbeat stops moving is stalled.
+ */
+import assert from 'node:assert';
+import { ClosedError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
+import { attachWriter, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
+import type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor-behavior.js';
+import type { ActorLog, ActorLogOptions, ActorStorage } from './actor-storage.js';
+import { HEALTH_BEAT, HEALTH_BUSY, HEALTH_INTS_PER_HOST } from './host-health.js';
+
+/** Records one actor may take per turn before the next actor with mail gets its turn. */
+export const TURN_RECORDS_MAX = 64;
+/** Records scanned from the inbox per loop, bounding the mailboxes' growth per turn. */
+const SCAN_RECORDS_MAX = 4096;
+/** Loops between yields to the event loop while there is work (control calls, I/O, timers). */
+const LOOPS_PER_YIELD = 16;
+
+export interface ActorStartSpec {
+  id: string;
+  address: number;
+  /** URL (file:) of the behavior module, which exports `createActor`. */
+  module: string;
+  options?: unknown;
+  log?: ActorLogOptions;
+  /** Restarts before this start. */
+  restarts: number;
+}
+
+export type HostedActorState = 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
+
+export interface HostedActorStats {
+  id: string;
+  address: number;
+  state: HostedActorState;
+  received: number;
+  mailbox: number;
+}
+
+export interface HostStats {
+  index: number;
+  threadId: number;
+  actors: HostedActorStats[];
+  recordsIn: number;
+  undeliverable: number;
+  parks: number;
+}
+
+/** What the host tells the supervisor, asynchronously (comlink callbacks). */
+export interface HostEvents {
+  actorFailed(id: string, error: SerializedError): void;
+  /** Records addressed to `destination`, which this host does not run, were dropped: `count` since the last report. */
+  undeliverable(destination: number, count: number): void;
+}
+
+/** A scanned record waiting for (or being handled by) its actor. Pooled: no allocation per record in steady state. */
+class Pending {
+  end = 0;
+  offset = 0;
+  length = 0;
+  type = 0;
+  meta = 0;
+  done = false;
+  next: Pending | null = null;
+}
+
+/** One reusable record view per actor: valid while the actor handles it, which is one record at a time. */
+class HostRecordView implements ActorRecord {
+  type = 0;
+  meta = 0;
+  offset = 0;
+  length = 0;
+
+  constructor(readonly bytes: Uint8Array) {}
+
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.offset, this.offset + this.length);
+  }
+}
+
+class HostedActor {
+  state: HostedActorState = 'starting';
+  behavior: ActorBehavior | null = null;
+  context: ActorContext | null = null;
+  busy = false;
+  received = 0;
+  mailboxSize = 0;
+  head: Pending | null = null;
+  tail: Pending | null = null;
+  readonly view: HostRecordView;
+
+  constructor(
+    public spec: ActorStartSpec,
+    bytes: Uint8Array,
+  ) {
+    this.view = new HostRecordView(bytes);
+  }
+
+  enqueue(pending: Pending): void {
+    if (this.tail === null) this.head = pending;
+    else this.tail.next = pending;
+    this.tail = pending;
+    this.mailboxSize++;
+  }
+
+  dequeue(): Pending {
+    const pending = this.head!;
+    this.head = pending.next;
+    if (this.head === null) this.tail = null;
+    pending.next = null;
+    this.mailboxSize--;
+    return pending;
+  }
+}
+
+export interface ActorHostInit {
+  index: number;
+  inbox: SharedArrayBuffer;
+  /** The ring into the runtime's thread (replies). */
+  outbox: SharedArrayBuffer;
+  /** Int32 words, HEALTH_INTS_PER_HOST per host. */
+  health: SharedArrayBuffer;
+  /**
+   * Actors this host will run once the supervisor restarts them (it replaces a dead host): their
+   * mail waits in their mailboxes instead of being dropped as undeliverable.
+   */
+  expected?: { id: string; address: number }[];
+}
+
+export class ActorHost {
+  readonly index: number;
+  readonly #reader: RingReader;
+  readonly #outbox: RingWriter;
+  readonly #health: Int32Array;
+  readonly #beatIndex: number;
+  readonly #busyIndex: number;
+  readonly #storage: ActorStorage;
+  readonly #events: HostEvents;
+  readonly #actors = new Map<number, HostedActor>();
+  readonly #byId = new Map<string, HostedActor>();
+  /** Actors with mail, in the order they got it: the round-robin turn order. */
+  readonly #withMail = new Set<HostedActor>();
+  /** Scanned records in ring order, for releasing the finished prefix. */
+  #fifo: Pending[] = [];
+  #fifoHead = 0;
+  readonly #free: Pending[] = [];
+  readonly #factories = new Map<string, Promise<ActorFactory>>();
+  readonly #replyQueue: { type: number; destination: number; meta: number; payload: Uint8Array }[] = [];
+  #flushingReplies = false;
+  #closing = false;
+  #loop: Promise<void> | null = null;
+  #recordsIn = 0;
+  #undeliverable = 0;
+  readonly #undeliverableSince = new Map<number, number>();
+  #undeliverableTimer: NodeJS.Timeout | null = null;
+
+  constructor(init: ActorHostInit, storage: ActorStorage, events: HostEvents) {
+    this.index = init.index;
+    this.#reader = new RingReader(init.inbox);
+    this.#outbox = attachWriter(init.outbox);
+    this.#health = new Int32Array(init.health);
+    this.#beatIndex = init.index * HEALTH_INTS_PER_HOST + HEALTH_BEAT;
+    this.#busyIndex = init.index * HEALTH_INTS_PER_HOST + HEALTH_BUSY;
+    this.#storage = storage;
+    this.#events = events;
+    for (const { id, address } of init.expected ?? []) {
+      const actor = new HostedActor({ id, address, module: '', restarts: 0 }, this.#reader.memory.bytes);
+      actor.state = 'failed';
+      this.#actors.set(address, actor);
+      this.#byId.set(id, actor);
+    }
+  }
+
+  /** This host's writer slot on the runtime's ring: the supervisor repairs it if the host dies. */
+  get outboxSlot(): number {
+    return this.#outbox.slot;
+  }
+
+  /** Starts the scheduling loop. */
+  run(): void {
+    assert(this.#loop === null, 'the host loop runs once');
+    this.#loop = this.#runLoop();
+  }
+
+  async startActor(spec: ActorStartSpec): Promise<void> {
+    if (this.#closing) throw new ClosedError(`host ${this.index} is closing`);
+    const factory = await this.#loadFactory(spec.module);
+    const log: ActorLog = await this.#storage.openLog(spec.id, spec.log);
+    let actor = this.#actors.get(spec.address);
+    if (actor === undefined) {
+      actor = new HostedActor(spec, this.#reader.memory.bytes);
+      this.#actors.set(spec.address, actor);
+      this.#byId.set(spec.id, actor);
+    }
+    actor.spec = spec;
+    actor.state = 'starting';
+    actor.busy = false;
+    const host = this;
+    const context: ActorContext = {
+      id: spec.id,
+      address: spec.address,
+      log,
+      restarts: spec.restarts,
+      reply(type, payload, meta = 0) {
+        host.#reply(type, spec.address, payload, meta);
+      },
+    };
+    actor.context = context;
+    try {
+      actor.behavior = factory(spec.options);
+      await actor.behavior.start(context);
+    } catch (error) {
+      actor.state = 'failed';
+      throw error;
+    }
+    actor.state = 'running';
+    if (actor.mailboxSize > 0) this.#withMail.add(actor);
+    this.#reader.wake();
+  }
+
+  /** Stops an actor: gracefully (its `stop` runs after its current record), or at once. */
+  async stopActor(id: string, graceful: boolean): Promise<void> {
+    const actor = this.#byId.get(id);
+    if (actor === undefined) throw new NotFoundError(`no actor "${id}" on host ${this.index}`);
+    if (graceful && actor.state === 'running' && actor.behavior?.stop && actor.context) {
+      actor.state = 'stopping';
+      while (actor.busy) await new Promise((resolve) => setTimeout(resolve, 1));
+      await actor.behavior.stop(actor.context);
+    }
+    actor.state = 'stopped';
+    actor.behavior = null;
+    // Mail for a stopped actor is undeliverable; its ring space is released.
+    while (actor.head !== null) {
+      const pending = actor.dequeue();
+      pending.done = true;
+      this.#reportUndeliverable(actor.spec.address);
+    }
+    this.#withMail.delete(actor);
+    this.#actors.delete(actor.spec.address);
+    this.#byId.delete(id);
+    this.#reader.wake();
+  }
+
+  /** Fails an actor quietly, keeping its mail: the supervisor restarts it (one_for_all siblings). */
+  suspendActor(id: string): void {
+    const actor = this.#byId.get(id);
+    if (actor === undefined) throw new NotFoundError(`no actor "${id}" on host ${this.index}`);
+    actor.state = 'failed';
+    actor.behavior = null;
+    this.#withMail.delete(actor);
+  }
+
+  /** Fault injection: the actor fails as if its handler had thrown. */
+  crashActor(id: string): void {
+    const actor = this.#byId.get(id);
+    if (actor === undefined) throw new NotFoundError(`no actor "${id}" on host ${this.index}`);
+    this.#fail(actor, new Error(`injected fault: actor ${id} crashed`));
+  }
+
+  /** Fault injection: blocks this thread for `ms` (busy, heartbeat frozen), as a stuck handler would. */
+  stall(ms: number): void {
+    const wasBusy = Atomics.exchange(this.#health, this.#busyIndex, 1);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    Atomics.store(this.#health, this.#busyIndex, wasBusy);
+  }
+
+  stats(threadId: number): HostStats {
+    return {
+      index: this.index,
+      threadId,
+      actors: [...this.#byId.values()].map((a) => ({ id: a.spec.id, address: a.spec.address, state: a.state, received: a.received, mailbox: a.mailboxSize })),
+      recordsIn: this.#recordsIn,
+      undeliverable: this.#undeliverable,
+      parks: this.#reader.parks,
+    };
+  }
+
+  /** Graceful close: stops the loop after the current turn, stops every actor gracefully. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#reader.wake();
+    await this.#loop;
+    for (const id of [...this.#byId.keys()]) await this.stopActor(id, true);
+    while (this.#replyQueue.length > 0 || this.#flushingReplies) await new Promise((resolve) => setTimeout(resolve, 1));
+    this.#outbox.release();
+  }
+
+  async #runLoop(): Promise<void> {
+    const health = this.#health;
+    let loops = 0;
+    Atomics.store(health, this.#busyIndex, 1);
+    while (!this.#closing) {
+      Atomics.add(health, this.#beatIndex, 1);
+      const scanned = this.#reader.scan(this.#onScanned, SCAN_RECORDS_MAX);
+      const handled = this.#runTurn();
+      this.#releaseFinished();
+      if (scanned === 0 && handled === 0) {
+        // Nothing runnable: park until a record arrives or something wakes us (an actor's async
+        // receive settling, a start, a stop, close). Not busy while parked: not stalled either.
+        Atomics.store(health, this.#busyIndex, 0);
+        await this.#reader.waitForRecordsAsync();
+        Atomics.store(health, this.#busyIndex, 1);
+        loops = 0;
+      } else if (++loops % LOOPS_PER_YIELD === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    Atomics.store(health, this.#busyIndex, 0);
+  }
+
+  readonly #onScanned = (record: RingRecord, end: number): void => {
+    const pending = this.#free.pop() ?? new Pending();
+    pending.end = end;
+    pending.offset = record.offset;
+    pending.length = record.length;
+    pending.type = record.type;
+    pending.meta = record.meta;
+    pending.done = false;
+    this.#fifo.push(pending);
+    this.#recordsIn++;
+    const actor = this.#actors.get(record.destination);
+    if (actor === undefined) {
+      pending.done = true;
+      this.#reportUndeliverable(record.destination);
+      return;
+    }
+    actor.enqueue(pending);
+    if (actor.state === 'running') this.#withMail.add(actor);
+  };
+
+  /** One round: every actor with mail gets up to TURN_RECORDS_MAX records. Returns records handled. */
+  #runTurn(): number {
+    let handled = 0;
+    for (const actor of this.#withMail) {
+      if (actor.state !== 'running' || actor.busy) {
+        this.#withMail.delete(actor);
+        continue;
+      }
+      handled += this.#runActor(actor);
+      if (actor.mailboxSize === 0 || actor.state !== 'running' || actor.busy) this.#withMail.delete(actor);
+    }
+    return handled;
+  }
+
+  #runActor(actor: HostedActor): number {
+    let handled = 0;
+    const behavior = actor.behavior!;
+    const context = actor.context!;
+    const view = actor.view;
+    while (handled < TURN_RECORDS_MAX && actor.head !== null) {
+      const pending = actor.dequeue();
+      handled++;
+      actor.received++;
+      view.type = pending.type;
+      view.meta = pending.meta;
+      view.offset = pending.offset;
+      view.length = pending.length;
+      let result: void | Promise<void>;
+      try {
+        result = behavior.receive(view, context);
+      } catch (error) {
+        pending.done = true;
+        this.#fail(actor, error);
+        return handled;
+      }
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+        actor.busy = true;
+        (result as Promise<void>).then(
+          () => this.#settled(actor, pending, undefined),
+          (error: unknown) => this.#settled(actor, pending, error ?? new Error('receive rejected')),
+        );
+        return handled;
+      }
+      pending.done = true;
+    }
+    return handled;
+  }
+
+  #settled(actor: HostedActor, pending: Pending, error: unknown): void {
+    pending.done = true;
+    actor.busy = false;
+    if (error !== undefined) this.#fail(actor, error);
+    else if (actor.state === 'running' && actor.mailboxSize > 0) this.#withMail.add(actor);
+    this.#reader.wake();
+  }
+
+  #fail(actor: HostedActor, error: unknown): void {
+    if (actor.state !== 'running' && actor.state !== 'starting') return;
+    actor.state = 'failed';
+    actor.behavior = null;
+    this.#withMail.delete(actor);
+    this.#events.actorFailed(actor.spec.id, serializeError(error));
+  }
+
+  /** Releases ring space up to the oldest record not yet finished. */
+  #releaseFinished(): void {
+    const fifo = this.#fifo;
+    let head = this.#fifoHead;
+    let releaseTo = -1;
+    let released = false;
+    while (head < fifo.length && fifo[head]!.done) {
+      const pending = fifo[head]!;
+      releaseTo = pending.end;
+      released = true;
+      this.#free.push(pending);
+      head++;
+    }
+    if (released) this.#reader.release(releaseTo);
+    if (head === fifo.length) {
+      this.#fifo = fifo.length > 1024 ? [] : fifo;
+      this.#fifo.length = 0;
+      head = 0;
+    } else if (head > 4096) {
+      this.#fifo = fifo.slice(head);
+      head = 0;
+    }
+    this.#fifoHead = head;
+  }
+
+  #reply(type: number, destination: number, payload: Uint8Array, meta: number): void {
+    if (this.#replyQueue.length === 0 && this.#outbox.tryWrite(type, destination, payload, meta)) return;
+    // The runtime's ring is full: keep order, copy the payload (the caller's may be a ring view), and flush as space frees.
+    this.#replyQueue.push({ type, destination, meta, payload: payload.slice() });
+    if (!this.#flushingReplies) void this.#flushReplies();
+  }
+
+  async #flushReplies(): Promise<void> {
+    this.#flushingReplies = true;
+    try {
+      while (this.#replyQueue.length > 0) {
+        const next = this.#replyQueue[0]!;
+        await this.#outbox.write(next.type, next.destination, next.payload, next.meta);
+        this.#replyQueue.shift();
+      }
+    } finally {
+      this.#flushingReplies = false;
+    }
+  }
+
+  /** Counted at once, reported to the supervisor at most every 100 ms: never a message per record. */
+  #reportUndeliverable(destination: number): void {
+    this.#undeliverable++;
+    this.#undeliverableSince.set(destination, (this.#undeliverableSince.get(destination) ?? 0) + 1);
+    if (this.#undeliverableTimer === null) {
+      this.#undeliverableTimer = setTimeout(() => {
+        this.#undeliverableTimer = null;
+        for (const [destination, count] of this.#undeliverableSince) this.#events.undeliverable(destination, count);
+        this.#undeliverableSince.clear();
+      }, 100);
+    }
+  }
+
+  #loadFactory(module: string): Promise<ActorFactory> {
+    let factory = this.#factories.get(module);
+    if (factory === undefined) {
+      factory = import(module).then((loaded: { createActor?: unknown }) => {
+        if (typeof loaded.createActor !== 'function') throw new NotFoundError(`actor module ${module} does not export createActor(options)`);
+        return loaded.createActor as ActorFactory;
+      });
+      this.#factories.set(module, factory);
+    }
+    return factory;
+  }
+}

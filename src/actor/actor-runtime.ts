@@ -1,0 +1,221 @@
+/**
+ * The actor runtime as the embedding thread sees it: starts the supervisor thread (which starts
+ * the hosts), declares actors, sends them records through the rings, receives what they reply,
+ * and reports restarts. The broker is built on it; tests and benchmarks use it directly.
+ *
+ * Records to an actor go straight into its host's inbox ring, addressed by the actor's numeric
+ * address: no postMessage per record. Replies come back through the runtime's own inbox ring,
+ * drained on this thread with `Atomics.waitAsync`.
+ */
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { type Remote, wrap } from 'comlink';
+import { ClosedError, deserializeError, InvalidArgumentError, NotFoundError, type SerializedError } from '../errors.js';
+import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
+import { portEndpoint } from '../threads/comlink-port.js';
+import { workerFileUrl } from '../threads/worker-file.js';
+import type { PlacementStrategy } from './placement.js';
+import type { SupervisorPolicyOptions } from './supervision.js';
+import {
+  type ActorAddress,
+  type ActorDeclaration,
+  listenerProxy,
+  type RuntimeEvent,
+  type RuntimeStats,
+  type SupervisorApi,
+} from './supervisor.js';
+
+export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './supervisor.js';
+
+export interface ActorRuntimeOptions {
+  /** Actor-host threads; default os.availableParallelism(). */
+  workers?: number;
+  dataDir?: string;
+  placement?: PlacementStrategy;
+  supervisor?: SupervisorPolicyOptions;
+  stallTimeoutMs?: number;
+  inboxBytes?: number;
+  /** With a dataDir: 'always' (default) confirms appends after the covering fdatasync. */
+  fsync?: 'always' | 'interval' | 'never';
+  fsyncIntervalMs?: number;
+}
+
+/** A record an actor sent to this thread. `payload` is a copy: keep it as long as you like. */
+export interface ReplyRecord {
+  actor: string;
+  type: number;
+  meta: number;
+  payload: Uint8Array;
+}
+
+export class ActorRuntime extends EventEmitter {
+  readonly workers: number;
+  readonly #supervisorThread: Worker;
+  readonly #supervisor: Remote<SupervisorApi>;
+  readonly #writers: RingWriter[];
+  readonly #consumer: RingConsumer;
+  readonly #actors = new Map<string, ActorAddress>();
+  readonly #byAddress = new Map<number, string>();
+  readonly #pending = new Map<number, { resolve: (reply: ReplyRecord) => void; reject: (error: Error) => void; address: number }>();
+  #nextRequest = 1;
+  #closed = false;
+
+  private constructor(workers: number, thread: Worker, supervisor: Remote<SupervisorApi>, hostInboxes: SharedArrayBuffer[], runtimeInbox: SharedArrayBuffer) {
+    super();
+    this.workers = workers;
+    this.#supervisorThread = thread;
+    this.#supervisor = supervisor;
+    this.#writers = hostInboxes.map((inbox) => attachWriter(inbox));
+    this.#consumer = new RingConsumer(new RingReader(runtimeInbox), (record) => {
+      const actor = this.#byAddress.get(record.destination);
+      const reply: ReplyRecord = { actor: actor ?? `#${record.destination}`, type: record.type, meta: record.meta, payload: record.copyPayload() };
+      const pending = record.meta === 0 ? undefined : this.#pending.get(record.meta);
+      if (pending !== undefined && pending.address === record.destination) {
+        this.#pending.delete(record.meta);
+        pending.resolve(reply);
+      } else {
+        this.emit('record', reply);
+      }
+    });
+  }
+
+  static async start(options: ActorRuntimeOptions = {}): Promise<ActorRuntime> {
+    const workers = options.workers ?? os.availableParallelism();
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+      throw new InvalidArgumentError(`workers must be an integer 1 .. 256, got ${workers}`);
+    }
+    const storage = {
+      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+      wal: {
+        ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
+        ...(options.fsyncIntervalMs === undefined ? {} : { fsyncIntervalMs: options.fsyncIntervalMs }),
+      },
+    };
+    const thread = new Worker(workerFileUrl('supervisor'), {
+      workerData: {
+        workers,
+        storage,
+        ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+        ...(options.placement === undefined ? {} : { placement: options.placement }),
+        ...(options.supervisor === undefined ? {} : { supervisor: options.supervisor }),
+        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+        ...(options.inboxBytes === undefined ? {} : { inboxBytes: options.inboxBytes }),
+      },
+    });
+    const ready = await new Promise<{ kind: string; error?: SerializedError }>((resolve, reject) => {
+      thread.once('message', resolve);
+      thread.once('error', reject);
+    });
+    if (ready.kind !== 'supervisor-ready') {
+      await thread.terminate();
+      throw ready.error ? deserializeError(ready.error) : new Error('the supervisor thread failed to start');
+    }
+    const supervisor = wrap<SupervisorApi>(portEndpoint(thread));
+    const rings = await supervisor.rings();
+    const runtime = new ActorRuntime(workers, thread, supervisor, rings.hostInboxes, rings.runtimeInbox);
+    await supervisor.subscribe(listenerProxy((event) => runtime.#onEvent(event)));
+    return runtime;
+  }
+
+  /** Declares (and starts) an actor; declaring it again with the same options returns it as it is. */
+  async declare(id: string, declaration: ActorDeclaration): Promise<ActorAddress> {
+    this.#assertOpen();
+    const address = await this.#supervisor.declare(id, declaration);
+    this.#actors.set(id, address);
+    this.#byAddress.set(address.address, id);
+    return address;
+  }
+
+  async stop(id: string): Promise<void> {
+    this.#assertOpen();
+    await this.#supervisor.stop(id);
+    const address = this.#actors.get(id);
+    if (address) this.#byAddress.delete(address.address);
+    this.#actors.delete(id);
+  }
+
+  /** Writes a record to an actor's host inbox; waits (without blocking) while the ring is full. */
+  async send(id: string, type: number, payload: Uint8Array, meta = 0): Promise<void> {
+    const { address, host } = this.#address(id);
+    await this.#writers[host]!.write(type, address, payload, meta);
+  }
+
+  /** Writes a record if there is room now: false when the actor's host inbox is full. */
+  trySend(id: string, type: number, payload: Uint8Array, meta = 0): boolean {
+    const { address, host } = this.#address(id);
+    return this.#writers[host]!.tryWrite(type, address, payload, meta);
+  }
+
+  /** Sends a record whose `meta` is a fresh request id, and resolves with the actor's reply to it. */
+  request(id: string, type: number, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<ReplyRecord> {
+    const { address } = this.#address(id);
+    const requestId = this.#nextRequest;
+    this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    return new Promise<ReplyRecord>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new NotFoundError(`actor "${id}" did not answer request ${requestId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(requestId, {
+        address,
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.send(id, type, payload, requestId).catch((error: unknown) => {
+        this.#pending.get(requestId)?.reject(error as Error);
+        this.#pending.delete(requestId);
+      });
+    });
+  }
+
+  stats(): Promise<RuntimeStats> {
+    this.#assertOpen();
+    return this.#supervisor.stats();
+  }
+
+  /** Fault injection, for users' resilience tests and ours. */
+  readonly faults = {
+    crashActor: (id: string, mode: 'throw' | 'exit' | 'terminate') => {
+      this.#assertOpen();
+      return this.#supervisor.crashActor(id, mode);
+    },
+    stallWorker: (index: number, ms: number) => {
+      this.#assertOpen();
+      return this.#supervisor.stallWorker(index, ms);
+    },
+  };
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#supervisor.close();
+    this.#consumer.stop();
+    await this.#consumer.done;
+    for (const pending of this.#pending.values()) pending.reject(new ClosedError('the runtime closed before the actor answered'));
+    this.#pending.clear();
+    await this.#supervisorThread.terminate();
+  }
+
+  #onEvent(event: RuntimeEvent): void {
+    this.emit(event.type, event);
+  }
+
+  #address(id: string): ActorAddress {
+    this.#assertOpen();
+    const address = this.#actors.get(id);
+    if (address === undefined) throw new NotFoundError(`no actor "${id}"; declare it first`);
+    return address;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError('the runtime is closed');
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * Shared words through which each actor host shows the supervisor that it is alive, without a
+ * message: one SharedArrayBuffer, HEALTH_INTS_PER_HOST int32 per host, each host on its own
+ * 128-byte line (a host writes its beat every loop; neighbours must not share the line).
+ *
+ *   HEALTH_BEAT  bumped by the host on every loop
+ *   HEALTH_BUSY  1 while the host works, 0 while it is parked with nothing to do
+ *
+ * A host that is busy and whose beat has not moved for `stallTimeoutMs` is stalled (a handler
+ * in an endless loop, a blocking call): the supervisor treats it as dead. A parked host's beat
+ * does not move either, but it is not busy: idle hosts cost no CPU and are not restarted.
+ */
+export const HEALTH_INTS_PER_HOST = 32;
+export const HEALTH_BEAT = 0;
+export const HEALTH_BUSY = 1;
+
+export function allocateHealth(hosts: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(hosts * HEALTH_INTS_PER_HOST * Int32Array.BYTES_PER_ELEMENT);
+}

@@ -1,0 +1,164 @@
+/**
+ * `ActorStorage` for code on an actor host: the logs live in the storage thread. Appends and
+ * acknowledgements go through this host's request ring and are answered through its response
+ * ring — no message per record; opening, replay and snapshots (once per actor start) go through
+ * comlink. The contract is ActorStorage's: an append resolves once the storage confirmed it
+ * (under `fsync: 'always'`, after the covering fsync).
+ */
+import { type Remote, wrap } from 'comlink';
+import { ClosedError, deserializeError, type SerializedError } from '../errors.js';
+import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
+import { portEndpoint } from '../threads/comlink-port.js';
+import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
+import { encodeRecordInputs } from './record-wire.js';
+import {
+  type LogHandleInfo,
+  STORAGE_ACKNOWLEDGE,
+  STORAGE_APPEND,
+  STORAGE_CONFIRMED,
+  type StorageConnection,
+  type StorageHostApi,
+} from './storage-protocol.js';
+
+/** Records per replay call: large enough to amortize the round trip, small enough to stream. */
+const REPLAY_CHUNK_RECORDS = 2048;
+
+interface Waiting {
+  resolve: (result: AppendResult) => void;
+  reject: (error: Error) => void;
+}
+
+export class RemoteActorStorage implements ActorStorage {
+  readonly durable: boolean;
+  readonly #api: Remote<StorageHostApi>;
+  readonly #requests: RingWriter;
+  readonly #responses: RingConsumer;
+  readonly #generation: number;
+  readonly #waiting = new Map<number, Waiting>();
+  readonly #logs = new Map<string, Promise<RemoteActorLog>>();
+  #nextRequest = 1;
+  #closed = false;
+
+  constructor(connection: StorageConnection, durable: boolean) {
+    this.durable = durable;
+    this.#generation = connection.generation;
+    this.#api = wrap<StorageHostApi>(portEndpoint(connection.port));
+    this.#requests = attachWriter(connection.requests);
+    this.#responses = new RingConsumer(new RingReader(connection.responses), (record) => {
+      // Answers meant for the host this one replaced are not ours.
+      if (record.destination !== this.#generation) return;
+      const waiting = this.#waiting.get(record.meta);
+      if (waiting === undefined) return;
+      this.#waiting.delete(record.meta);
+      if (record.type === STORAGE_CONFIRMED) {
+        const answer = new Float64Array(record.copyPayload().buffer);
+        waiting.resolve({ baseOffset: answer[0]!, lastOffset: answer[1]! });
+      } else {
+        waiting.reject(deserializeError(JSON.parse(new TextDecoder().decode(record.payload())) as SerializedError));
+      }
+    });
+  }
+
+  openLog(name: string, options?: ActorLogOptions): Promise<ActorLog> {
+    if (this.#closed) return Promise.reject(new ClosedError('storage is closed'));
+    let log = this.#logs.get(name);
+    if (log === undefined) {
+      log = this.#api.openLog(name, options).then((info) => new RemoteActorLog(name, info, this, this.#api));
+      this.#logs.set(name, log);
+      log.catch(() => this.#logs.delete(name));
+    }
+    return log;
+  }
+
+  /** Sends one request through the ring and resolves with the storage's answer. */
+  async request(type: number, handle: number, body: Uint8Array): Promise<AppendResult> {
+    if (this.#closed) throw new ClosedError('storage is closed');
+    const requestId = this.#nextRequest;
+    this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
+    const payload = new Uint8Array(4 + body.byteLength);
+    new DataView(payload.buffer).setUint32(0, this.#generation, true);
+    payload.set(body, 4);
+    const answer = new Promise<AppendResult>((resolve, reject) => this.#waiting.set(requestId, { resolve, reject }));
+    try {
+      await this.#requests.write(type, handle, payload, requestId);
+    } catch (error) {
+      this.#waiting.delete(requestId);
+      throw error;
+    }
+    return answer;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    // Let what is in flight be answered, then stop listening.
+    while (this.#waiting.size > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    this.#closed = true;
+    this.#responses.stop();
+    await this.#responses.done;
+    this.#requests.release();
+  }
+}
+
+class RemoteActorLog implements ActorLog {
+  readonly name: string;
+  readonly kind: LogKind;
+  #startOffset: number;
+  #nextOffset: number;
+  readonly #handle: number;
+  readonly #storage: RemoteActorStorage;
+  readonly #api: Remote<StorageHostApi>;
+
+  constructor(name: string, info: LogHandleInfo, storage: RemoteActorStorage, api: Remote<StorageHostApi>) {
+    this.name = name;
+    this.kind = info.kind;
+    this.#handle = info.handle;
+    this.#startOffset = info.startOffset;
+    this.#nextOffset = info.nextOffset;
+    this.#storage = storage;
+    this.#api = api;
+  }
+
+  /** As of the last answer from the storage thread. */
+  get startOffset(): number {
+    return this.#startOffset;
+  }
+
+  get nextOffset(): number {
+    return this.#nextOffset;
+  }
+
+  async append(records: readonly RecordInput[]): Promise<AppendResult> {
+    const result = await this.#storage.request(STORAGE_APPEND, this.#handle, encodeRecordInputs(records, Date.now()));
+    this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
+    return result;
+  }
+
+  async acknowledge(offsets: readonly number[]): Promise<void> {
+    await this.#storage.request(STORAGE_ACKNOWLEDGE, this.#handle, new Uint8Array(Float64Array.from(offsets).buffer));
+  }
+
+  async *replay(options: { fromOffset?: number } = {}): AsyncIterableIterator<LogRecord> {
+    let from: number | undefined = options.fromOffset;
+    for (;;) {
+      const { records, next } = await this.#api.replayChunk(this.#handle, from, REPLAY_CHUNK_RECORDS);
+      yield* records;
+      if (next === null) break;
+      from = next;
+    }
+    const info = await this.#api.info(this.#handle);
+    this.#startOffset = info.startOffset;
+    this.#nextOffset = Math.max(this.#nextOffset, info.nextOffset);
+  }
+
+  offsetForTimestamp(timestampMs: number): Promise<number | null> {
+    return this.#api.offsetForTimestamp(this.#handle, timestampMs);
+  }
+
+  writeSnapshot(snapshot: ActorSnapshot): Promise<void> {
+    return this.#api.writeSnapshot(this.#handle, snapshot);
+  }
+
+  readSnapshot(): Promise<ActorSnapshot | null> {
+    return this.#api.readSnapshot(this.#handle);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Actor hosts and the storage thread. Appends and acknowledgements are per message, so they go
+ * through rings (one single-producer ring host -> storage, one storage -> host, per host); the
+ * rest (open a log, replay, snapshots: per actor start, not per message) goes through comlink.
+ *
+ * Request records (host -> storage):
+ *   type APPEND | ACKNOWLEDGE, destination = log handle, meta = request id,
+ *   payload = [generation u32][records in the WAL batch encoding | offsets as f64 LE]
+ * Response records (storage -> host):
+ *   type CONFIRMED, destination = host generation, meta = request id, payload = [base f64][last f64]
+ *   type FAILED,    destination = host generation, meta = request id, payload = JSON SerializedError
+ * A host that replaced a dead one has a new generation: it ignores the answers meant for its
+ * predecessor.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { ActorLogOptions, ActorSnapshot, LogKind, LogRecord } from './actor-storage.js';
+
+export const STORAGE_APPEND = 1;
+export const STORAGE_ACKNOWLEDGE = 2;
+export const STORAGE_CONFIRMED = 3;
+export const STORAGE_FAILED = 4;
+
+export interface StorageConnection {
+  requests: SharedArrayBuffer;
+  responses: SharedArrayBuffer;
+  port: MessagePort;
+  generation: number;
+}
+
+export interface LogHandleInfo {
+  handle: number;
+  kind: LogKind;
+  startOffset: number;
+  nextOffset: number;
+}
+
+/** What the storage thread serves each host over its port. */
+export interface StorageHostApi {
+  openLog(name: string, options?: ActorLogOptions): Promise<LogHandleInfo>;
+  info(handle: number): LogHandleInfo;
+  /** A chunk of replay: records from `fromOffset`, at most `recordsMax`; `next` is null at the end. */
+  replayChunk(handle: number, fromOffset: number | undefined, recordsMax: number): Promise<{ records: LogRecord[]; next: number | null }>;
+  offsetForTimestamp(handle: number, timestampMs: number): Promise<number | null>;
+  writeSnapshot(handle: number, snapshot: ActorSnapshot): Promise<void>;
+  readSnapshot(handle: number): Promise<ActorSnapshot | null>;
+}
+
+/** What the storage thread exposes to the supervisor. */
+export interface StorageServiceApi {
+  readonly durable: boolean;
+  /** Starts serving a host (a new one, or the replacement of a dead one) on these rings and port. */
+  attachHost(index: number, connection: StorageConnection): void;
+  close(): Promise<void>;
+}

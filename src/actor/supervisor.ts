@@ -1,0 +1,521 @@
+/**
+ * The supervisor: runs on its own worker thread, so that a busy or blocked main thread does not
+ * stop supervision. It
+ * - allocates every ring, so that a ring outlives the threads at either end of it (the records
+ *   waiting in a dead host's inbox are still there for its replacement);
+ * - places actors on hosts (`Placement`: hashed, remembered);
+ * - spawns the actor hosts and watches them: `error` and non-zero `exit` events, out-of-memory,
+ *   and a heartbeat that stops moving while the host is busy;
+ * - decides restarts with OTP's rules and Akka's backoff (`SupervisorState`, a pure module) and
+ *   carries them out: a failed actor restarts on its host; a dead host is replaced by a fresh
+ *   thread on the same inbox ring (repaired first), and its actors restart there.
+ *
+ * Everything here is control plane: comlink calls, rare. Records never pass through this thread.
+ */
+import { expose, proxy, type Remote, transfer, wrap } from 'comlink';
+import { performance } from 'node:perf_hooks';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { deserializeError, InvalidArgumentError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
+import { allocateRing, repairRing } from '../ring/index.js';
+import { portEndpoint } from '../threads/comlink-port.js';
+import { workerFileUrl } from '../threads/worker-file.js';
+import type { ActorStartSpec } from './actor-host.js';
+import type { ActorLogOptions } from './actor-storage.js';
+import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_INTS_PER_HOST } from './host-health.js';
+import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
+import type { StorageServiceApi } from './storage-protocol.js';
+import type { StorageWorkerData } from '../../workers/storage.js';
+import { Placement, type PlacementStrategy } from './placement.js';
+import {
+  decideHostExit,
+  describeExit,
+  type ExitReason,
+  type HostExitReason,
+  type IntensityReport,
+  type RestartType,
+  type SupervisorDecision,
+  type SupervisorPolicyOptions,
+  SupervisorState,
+  validateRestartType,
+} from './supervision.js';
+
+export interface SupervisorInit {
+  workers: number;
+  dataDir?: string;
+  placement?: PlacementStrategy;
+  supervisor?: SupervisorPolicyOptions;
+  /** A host that is busy with a heartbeat frozen this long is stalled. Default 2000 ms. */
+  stallTimeoutMs?: number;
+  /** Inbox ring of each host, in bytes. Default 4 MiB. */
+  inboxBytes?: number;
+  /** The storage thread's options: a data directory (the WAL) or none (memory only). */
+  storage: StorageWorkerData;
+}
+
+export interface ActorDeclaration {
+  /** URL (file:) of the behavior module, exporting `createActor(options)`. */
+  module: string;
+  options?: unknown;
+  restart?: RestartType;
+  log?: ActorLogOptions;
+}
+
+export interface ActorAddress {
+  id: string;
+  address: number;
+  host: number;
+}
+
+export type RuntimeEvent =
+  | { type: 'restart'; actor: string; reason: string; attempt: number; host: number }
+  | { type: 'actor-stopped'; actor: string; reason: string; report?: IntensityReport }
+  | { type: 'host-restart'; host: number; reason: string }
+  | { type: 'undeliverable'; destination: number; count: number; host: number };
+
+export interface RuntimeStats {
+  workers: { index: number; threadId: number; actors: number; state: HostState; restarts: number }[];
+  actors: { id: string; address: number; worker: number; state: string; restarts: number }[];
+}
+
+export interface RuntimeRings {
+  /** One inbox per host, indexed by host: the runtime's thread writes to these. */
+  hostInboxes: SharedArrayBuffer[];
+  /** The runtime thread's inbox: hosts write replies here. */
+  runtimeInbox: SharedArrayBuffer;
+}
+
+/** The API the runtime's thread calls (comlink over the supervisor worker's port). */
+export interface SupervisorApi {
+  rings(): RuntimeRings;
+  subscribe(listener: (event: RuntimeEvent) => void): void;
+  declare(id: string, declaration: ActorDeclaration): Promise<ActorAddress>;
+  stop(id: string): Promise<void>;
+  stats(): Promise<RuntimeStats>;
+  crashActor(id: string, mode: 'throw' | 'exit' | 'terminate'): Promise<void>;
+  stallWorker(index: number, ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+type HostState = 'starting' | 'running' | 'dead' | 'closing';
+
+interface HostHandle {
+  index: number;
+  generation: number;
+  state: HostState;
+  worker: Worker;
+  api: Remote<HostApi>;
+  events: MessagePort;
+  outboxSlot: number;
+  restarts: number;
+  lastBeat: number;
+  lastBeatChangeMs: number;
+  failure: ExitReason | null;
+}
+
+interface ActorEntry {
+  id: string;
+  address: number;
+  host: number;
+  declaration: ActorDeclaration;
+  restarts: number;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+const STALL_TIMEOUT_MS_DEFAULT = 2000;
+const INBOX_BYTES_DEFAULT = 4 * 1024 * 1024;
+
+type MessagePort = import('node:worker_threads').MessagePort;
+
+export class Supervisor implements SupervisorApi {
+  readonly #decisions: SupervisorState;
+  readonly #placement: Placement;
+  readonly #inboxes: SharedArrayBuffer[];
+  readonly #runtimeInbox: SharedArrayBuffer;
+  readonly #health: SharedArrayBuffer;
+  readonly #healthInts: Int32Array;
+  readonly #hosts: HostHandle[] = [];
+  readonly #actors = new Map<string, ActorEntry>();
+  readonly #byAddress = new Map<number, ActorEntry>();
+  readonly #listeners: ((event: RuntimeEvent) => void)[] = [];
+  readonly #stallTimeoutMs: number;
+  readonly #storageThread: Worker;
+  readonly #storage: Remote<StorageServiceApi>;
+  readonly #storageDurable: boolean;
+  /** Per host: its request ring to the storage thread and the response ring back. */
+  readonly #storageRings: { requests: SharedArrayBuffer; responses: SharedArrayBuffer }[];
+  #nextAddress = 1;
+  #closing = false;
+  #healthTimer: NodeJS.Timeout | null = null;
+
+  private constructor(init: SupervisorInit, placement: Placement, storageThread: Worker, storage: Remote<StorageServiceApi>, storageDurable: boolean) {
+    this.#placement = placement;
+    this.#storageThread = storageThread;
+    this.#storage = storage;
+    this.#storageDurable = storageDurable;
+    this.#decisions = new SupervisorState(init.supervisor ?? {});
+    const inboxBytes = init.inboxBytes ?? INBOX_BYTES_DEFAULT;
+    this.#inboxes = Array.from({ length: init.workers }, () => allocateRing({ capacity: inboxBytes, kind: 'multi-producer' }));
+    this.#runtimeInbox = allocateRing({ capacity: inboxBytes, kind: 'multi-producer' });
+    this.#health = allocateHealth(init.workers);
+    this.#healthInts = new Int32Array(this.#health);
+    this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS_DEFAULT;
+    this.#storageRings = Array.from({ length: init.workers }, () => ({
+      requests: allocateRing({ capacity: inboxBytes, kind: 'single-producer' }),
+      responses: allocateRing({ capacity: 1 << 20, kind: 'single-producer' }),
+    }));
+  }
+
+  static async start(init: SupervisorInit): Promise<Supervisor> {
+    if (!Number.isInteger(init.workers) || init.workers < 1 || init.workers > 256) {
+      throw new InvalidArgumentError(`workers must be an integer 1 .. 256, got ${init.workers}`);
+    }
+    if (init.stallTimeoutMs !== undefined && !(init.stallTimeoutMs >= 50)) {
+      throw new InvalidArgumentError(`stallTimeoutMs must be at least 50, got ${init.stallTimeoutMs}`);
+    }
+    const placement = await Placement.open({ hosts: init.workers, strategy: init.placement ?? 'hash', ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }) });
+    // Storage first: it takes the data directory's lock, and the hosts need it to start actors.
+    const storageThread = new Worker(workerFileUrl('storage'), { workerData: init.storage });
+    const ready = await new Promise<{ kind: string; error?: SerializedError }>((resolve, reject) => {
+      storageThread.once('message', resolve);
+      storageThread.once('error', reject);
+    });
+    if (ready.kind !== 'storage-ready') {
+      await storageThread.terminate();
+      throw ready.error ? deserializeError(ready.error) : new Error('the storage thread failed to start');
+    }
+    const storage = wrap<StorageServiceApi>(portEndpoint(storageThread));
+    const supervisor = new Supervisor(init, placement, storageThread, storage, await storage.durable);
+    await Promise.all(Array.from({ length: init.workers }, (_, index) => supervisor.#spawnHost(index, 0)));
+    // A few checks per stall timeout: cheap, and idle hosts are not even looked at twice.
+    supervisor.#healthTimer = setInterval(() => supervisor.#checkHealth(), Math.max(25, supervisor.#stallTimeoutMs / 4));
+    return supervisor;
+  }
+
+  rings(): RuntimeRings {
+    return { hostInboxes: this.#inboxes, runtimeInbox: this.#runtimeInbox };
+  }
+
+  subscribe(listener: (event: RuntimeEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  async declare(id: string, declaration: ActorDeclaration): Promise<ActorAddress> {
+    this.#assertOpen();
+    if (typeof id !== 'string' || id.length === 0 || id.length > 255) {
+      throw new InvalidArgumentError(`an actor id must be a non-empty string of at most 255 characters, got ${JSON.stringify(id)}`);
+    }
+    if (typeof declaration?.module !== 'string') {
+      throw new InvalidArgumentError(`an actor declaration needs module: the file: URL of a module that exports createActor`);
+    }
+    const restart = validateRestartType(declaration.restart ?? 'permanent');
+    const existing = this.#actors.get(id);
+    if (existing !== undefined) {
+      if (JSON.stringify(existing.declaration) !== JSON.stringify(declaration)) {
+        throw new InvalidArgumentError(`actor "${id}" is already declared with other options; stop it first or declare it as it is`);
+      }
+      return { id, address: existing.address, host: existing.host };
+    }
+    const host = await this.#placement.place(id);
+    const entry: ActorEntry = { id, address: this.#nextAddress++, host, declaration, restarts: 0, restartTimer: null };
+    this.#actors.set(id, entry);
+    this.#byAddress.set(entry.address, entry);
+    this.#decisions.addChild(id, { restart }, performance.now());
+    try {
+      await this.#hosts[host]!.api.startActor(this.#startSpec(entry));
+    } catch (error) {
+      // The first start failed: the declaration fails, and nothing of it stays supervised.
+      this.#decisions.removeChild(id);
+      this.#actors.delete(id);
+      this.#byAddress.delete(entry.address);
+      throw error;
+    }
+    this.#decisions.onRunning(id, performance.now());
+    return { id, address: entry.address, host };
+  }
+
+  async stop(id: string): Promise<void> {
+    const entry = this.#entry(id);
+    if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
+    if (this.#decisions.onStopping(id, performance.now())) {
+      const host = this.#hosts[entry.host]!;
+      if (host.state === 'running') await host.api.stopActor(id, true).catch(() => undefined);
+      this.#decisions.onExit(id, { kind: 'shutdown' }, performance.now());
+    }
+    this.#decisions.removeChild(id);
+    this.#actors.delete(id);
+    this.#byAddress.delete(entry.address);
+  }
+
+  async stats(): Promise<RuntimeStats> {
+    const workers = await Promise.all(
+      this.#hosts.map(async (host) => {
+        const stats = host.state === 'running' ? await host.api.stats().catch(() => null) : null;
+        return { index: host.index, threadId: stats?.threadId ?? host.worker.threadId, actors: stats?.actors.length ?? 0, state: host.state, restarts: host.restarts };
+      }),
+    );
+    const actors = [...this.#actors.values()].map((entry) => ({
+      id: entry.id,
+      address: entry.address,
+      worker: entry.host,
+      state: this.#decisions.lifecycleOf(entry.id)?.state ?? 'stopped',
+      restarts: entry.restarts,
+    }));
+    return { workers, actors };
+  }
+
+  async crashActor(id: string, mode: 'throw' | 'exit' | 'terminate'): Promise<void> {
+    const entry = this.#entry(id);
+    const host = this.#hosts[entry.host]!;
+    if (host.state !== 'running') throw new NotFoundError(`actor "${id}" is not running now (its host is ${host.state})`);
+    switch (mode) {
+      case 'throw':
+        return host.api.crashActor(id);
+      case 'exit':
+        // The call never returns: the host thread is gone before it can answer.
+        void host.api.exit(1);
+        return;
+      case 'terminate':
+        await host.worker.terminate();
+        return;
+      default:
+        throw new InvalidArgumentError(`crashActor mode must be 'throw', 'exit' or 'terminate', got ${JSON.stringify(mode)}`);
+    }
+  }
+
+  async stallWorker(index: number, ms: number): Promise<void> {
+    const host = this.#hosts[index];
+    if (host === undefined) throw new NotFoundError(`no worker ${index}; workers are 0 .. ${this.#hosts.length - 1}`);
+    if (!(ms >= 0 && ms <= 60_000)) throw new InvalidArgumentError(`stall must be 0 .. 60000 ms, got ${ms}`);
+    // The host blocks before it can answer; if it stalls past the timeout it is replaced and
+    // the call never resolves: do not wait for it.
+    void host.api.stall(ms).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
+    for (const entry of this.#actors.values()) if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
+    await Promise.all(
+      this.#hosts.map(async (host) => {
+        const wasRunning = host.state === 'running';
+        host.state = 'closing';
+        if (wasRunning) await host.api.close().catch(() => undefined);
+        host.events.close();
+        await host.worker.terminate();
+      }),
+    );
+    await this.#storage.close().catch(() => undefined);
+    await this.#storageThread.terminate();
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new InvalidArgumentError('the runtime is closing');
+  }
+
+  #entry(id: string): ActorEntry {
+    const entry = this.#actors.get(id);
+    if (entry === undefined) throw new NotFoundError(`no actor "${id}"; declare it first`);
+    return entry;
+  }
+
+  #startSpec(entry: ActorEntry): ActorStartSpec {
+    return {
+      id: entry.id,
+      address: entry.address,
+      module: entry.declaration.module,
+      options: entry.declaration.options,
+      ...(entry.declaration.log === undefined ? {} : { log: entry.declaration.log }),
+      restarts: entry.restarts,
+    };
+  }
+
+  #emit(event: RuntimeEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener on the other side of a port: its failure is its own.
+      }
+    }
+  }
+
+  async #spawnHost(index: number, generation: number): Promise<HostHandle> {
+    const channel = new MessageChannel();
+    const storageChannel = new MessageChannel();
+    const rings = this.#storageRings[index]!;
+    await this.#storage.attachHost(index, transfer({ ...rings, port: storageChannel.port1, generation }, [storageChannel.port1]));
+    const data: HostWorkerData = {
+      host: {
+        index,
+        inbox: this.#inboxes[index]!,
+        outbox: this.#runtimeInbox,
+        health: this.#health,
+        expected: [...this.#actors.values()].filter((e) => e.host === index).map((e) => ({ id: e.id, address: e.address })),
+      },
+      generation,
+      events: channel.port2,
+      storage: { kind: 'remote', connection: { ...rings, port: storageChannel.port2, generation }, durable: this.#storageDurable },
+    };
+    const worker = new Worker(workerFileUrl('actor-host'), { workerData: data, transferList: [channel.port2, storageChannel.port2] });
+    const previous = this.#hosts[index];
+    const host: HostHandle = {
+      index,
+      generation,
+      state: 'starting',
+      worker,
+      api: wrap<HostApi>(portEndpoint(worker)),
+      events: channel.port1,
+      outboxSlot: -1,
+      restarts: previous?.restarts ?? 0,
+      lastBeat: -1,
+      lastBeatChangeMs: performance.now(),
+      failure: null,
+    };
+    this.#hosts[index] = host;
+    const events: HostEventsApi = {
+      actorFailed: (hostIndex, hostGeneration, id, error) => this.#onActorFailed(hostIndex, hostGeneration, id, error),
+      undeliverable: (hostIndex, destination, count) => this.#emit({ type: 'undeliverable', destination, count, host: hostIndex }),
+    };
+    expose(events, portEndpoint(channel.port1));
+    worker.on('error', (error: Error & { code?: string }) => {
+      host.failure = error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? { kind: 'host-oom' } : { kind: 'host-error', error: serializeError(error) };
+    });
+    worker.on('exit', (code) => {
+      if (host.state === 'closing' || host.state === 'dead' || this.#closing) return;
+      void this.#onHostDeath(host, host.failure ?? { kind: 'host-exit', code });
+    });
+    host.outboxSlot = await host.api.outboxSlot();
+    if (host.state === 'starting') host.state = 'running';
+    return host;
+  }
+
+  #checkHealth(): void {
+    const now = performance.now();
+    for (const host of this.#hosts) {
+      if (host.state !== 'running') continue;
+      const base = host.index * HEALTH_INTS_PER_HOST;
+      const beat = Atomics.load(this.#healthInts, base + HEALTH_BEAT);
+      if (beat !== host.lastBeat || Atomics.load(this.#healthInts, base + HEALTH_BUSY) === 0) {
+        host.lastBeat = beat;
+        host.lastBeatChangeMs = now;
+        continue;
+      }
+      const ageMs = now - host.lastBeatChangeMs;
+      if (ageMs > this.#stallTimeoutMs) {
+        host.failure = { kind: 'host-stalled', heartbeatAgeMs: Math.round(ageMs) };
+        void this.#onHostDeath(host, host.failure);
+      }
+    }
+  }
+
+  async #onHostDeath(host: HostHandle, reason: HostExitReason | ExitReason): Promise<void> {
+    if (host.state === 'dead' || this.#closing) return;
+    host.state = 'dead';
+    host.events.close();
+    // A stalled host may still be running: make sure it is gone before its rings are repaired.
+    await host.worker.terminate();
+    // The dead host wrote to the runtime's ring: free its slot, pad what it left half-written.
+    let repair = repairRing(this.#runtimeInbox, [host.outboxSlot]);
+    while (repair.unresolved.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      repair = repairRing(this.#runtimeInbox, [host.outboxSlot]);
+    }
+    // It was the only writer of its request ring to the storage thread: free that slot too.
+    repairRing(this.#storageRings[host.index]!.requests);
+    const actorIds = [...this.#actors.values()].filter((e) => e.host === host.index).map((e) => e.id);
+    const hostReason = reason as HostExitReason;
+    this.#emit({ type: 'host-restart', host: host.index, reason: describeExit(hostReason) });
+    const decisions = decideHostExit(this.#decisions, actorIds, hostReason, performance.now());
+    // A fresh thread on the same inbox: the records its predecessor had not finished are there.
+    const replacement = await this.#spawnHost(host.index, host.generation + 1);
+    replacement.restarts = host.restarts + 1;
+    for (const report of decisions.reports) {
+      for (const id of report.stoppedChildIds) this.#emit({ type: 'actor-stopped', actor: id, reason: report.message, report });
+    }
+    for (const id of decisions.stop) await this.#stopQuietly(id);
+    const describe = describeExit(hostReason);
+    for (const { childId, delayMs, attempt } of decisions.restart) this.#scheduleRestart(childId, delayMs, attempt, describe);
+  }
+
+  #onActorFailed(hostIndex: number, generation: number, id: string, error: SerializedError): void {
+    const host = this.#hosts[hostIndex];
+    if (host === undefined || host.generation !== generation || host.state !== 'running') return;
+    this.#onActorExit(id, { kind: 'error', error });
+  }
+
+  #onActorExit(id: string, reason: ExitReason): void {
+    if (this.#closing || !this.#actors.has(id)) return;
+    const decision: SupervisorDecision = this.#decisions.onExit(id, reason, performance.now());
+    void this.#apply(id, decision, reason);
+  }
+
+  async #apply(failedId: string, decision: SupervisorDecision, reason: ExitReason): Promise<void> {
+    switch (decision.action) {
+      case 'ignore':
+        return;
+      case 'stop':
+        for (const id of decision.children) await this.#stopQuietly(id);
+        if (decision.report) {
+          for (const id of decision.report.stoppedChildIds) this.#emit({ type: 'actor-stopped', actor: id, reason: decision.report.message, report: decision.report });
+        } else {
+          this.#emit({ type: 'actor-stopped', actor: failedId, reason: decision.reason });
+        }
+        return;
+      case 'restart': {
+        for (const id of decision.stop) await this.#stopQuietly(id);
+        // one_for_all: siblings still running are suspended (their mail kept) and restart together.
+        for (const id of decision.children) {
+          if (id === failedId) continue;
+          const entry = this.#actors.get(id);
+          const host = entry && this.#hosts[entry.host];
+          if (host?.state === 'running') await host.api.suspendActor(id).catch(() => undefined);
+        }
+        const describe = describeExit(reason);
+        for (const id of decision.children) this.#scheduleRestart(id, decision.delayMs, decision.attempt, describe);
+        return;
+      }
+      default:
+        throw new Error(`unknown supervisor decision ${JSON.stringify(decision)}`);
+    }
+  }
+
+  #scheduleRestart(id: string, delayMs: number, attempt: number, reason: string): void {
+    const entry = this.#actors.get(id);
+    if (entry === undefined) return;
+    if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
+    entry.restartTimer = setTimeout(() => {
+      entry.restartTimer = null;
+      void this.#restart(entry, attempt, reason);
+    }, delayMs);
+  }
+
+  async #restart(entry: ActorEntry, attempt: number, reason: string): Promise<void> {
+    if (this.#closing || !this.#decisions.onStarting(entry.id, performance.now())) return;
+    const host = this.#hosts[entry.host]!;
+    if (host.state !== 'running') return; // its host died meanwhile: the host's death restarts it
+    entry.restarts++;
+    try {
+      await host.api.startActor(this.#startSpec(entry));
+    } catch (error) {
+      this.#onActorExit(entry.id, { kind: 'error', error: serializeError(error) });
+      return;
+    }
+    this.#decisions.onRunning(entry.id, performance.now());
+    this.#emit({ type: 'restart', actor: entry.id, reason, attempt: attempt + 1, host: entry.host });
+  }
+
+  async #stopQuietly(id: string): Promise<void> {
+    const entry = this.#actors.get(id);
+    if (entry === undefined) return;
+    if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
+    entry.restartTimer = null;
+    const host = this.#hosts[entry.host];
+    if (host?.state === 'running') await host.api.stopActor(id, false).catch(() => undefined);
+  }
+}
+
+/** Wraps a listener so that comlink calls it across the port (events to the runtime's thread). */
+export function listenerProxy(listener: (event: RuntimeEvent) => void): (event: RuntimeEvent) => void {
+  return proxy(listener);
+}

@@ -1,0 +1,17 @@
+/**
+ * Entry point of the supervisor thread: starts the supervisor (which spawns the actor hosts) and
+ * exposes its API to the runtime's thread through comlink.
+ */
+import { expose } from 'comlink';
+import { parentPort, workerData } from 'node:worker_threads';
+import { serializeError } from '../src/errors.js';
+import { Supervisor, type SupervisorInit } from '../src/actor/supervisor.js';
+import { portEndpoint } from '../src/threads/comlink-port.js';
+
+try {
+  const supervisor = await Supervisor.start(workerData as SupervisorInit);
+  expose(supervisor, portEndpoint(parentPort!));
+  parentPort!.postMessage({ kind: 'supervisor-ready' });
+} catch (error) {
+  parentPort!.postMessage({ kind: 'supervisor-failed', error: serializeError(error) });
+}
