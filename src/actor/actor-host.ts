@@ -19,7 +19,7 @@ import { ClosedError, NotFoundError, serializeError, type SerializedError } from
 import { attachWriter, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor-behavior.js';
 import type { ActorLog, ActorLogOptions, ActorStorage } from './actor-storage.js';
-import { HEALTH_BEAT, HEALTH_BUSY, HEALTH_INTS_PER_HOST } from './host-health.js';
+import { HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 
 /** Records one actor may take per turn before the next actor with mail gets its turn. */
 export const TURN_RECORDS_MAX = 64;
@@ -137,6 +137,8 @@ export interface ActorHostInit {
    * mail waits in their mailboxes instead of being dropped as undeliverable.
    */
   expected?: { id: string; address: number }[];
+  /** The inbox position just past the record its predecessor died handling: dropped, not redelivered. */
+  poisonEnd?: number;
 }
 
 export class ActorHost {
@@ -146,6 +148,9 @@ export class ActorHost {
   readonly #health: Int32Array;
   readonly #beatIndex: number;
   readonly #busyIndex: number;
+  readonly #inReceiveIndex: number;
+  readonly #recordEndIndex: number;
+  #poisonEnd: number | null;
   readonly #storage: ActorStorage;
   readonly #events: HostEvents;
   readonly #actors = new Map<number, HostedActor>();
@@ -173,6 +178,9 @@ export class ActorHost {
     this.#health = new Int32Array(init.health);
     this.#beatIndex = init.index * HEALTH_INTS_PER_HOST + HEALTH_BEAT;
     this.#busyIndex = init.index * HEALTH_INTS_PER_HOST + HEALTH_BUSY;
+    this.#inReceiveIndex = init.index * HEALTH_INTS_PER_HOST + HEALTH_IN_RECEIVE;
+    this.#recordEndIndex = init.index * HEALTH_INTS_PER_HOST + HEALTH_RECORD_END;
+    this.#poisonEnd = init.poisonEnd ?? null;
     this.#storage = storage;
     this.#events = events;
     for (const { id, address } of init.expected ?? []) {
@@ -331,6 +339,13 @@ export class ActorHost {
     this.#fifo.push(pending);
     this.#recordsIn++;
     const actor = this.#actors.get(record.destination);
+    if (end === this.#poisonEnd) {
+      // The record the previous host died handling: not handed out again.
+      this.#poisonEnd = null;
+      pending.done = true;
+      this.#reportUndeliverable(record.destination);
+      return;
+    }
     if (actor === undefined) {
       pending.done = true;
       this.#reportUndeliverable(record.destination);
@@ -368,13 +383,18 @@ export class ActorHost {
       view.offset = pending.offset;
       view.length = pending.length;
       let result: void | Promise<void>;
+      const health = this.#health;
+      health[this.#recordEndIndex] = pending.end;
+      health[this.#inReceiveIndex] = 1;
       try {
         result = behavior.receive(view, context);
       } catch (error) {
+        health[this.#inReceiveIndex] = 0;
         pending.done = true;
         this.#fail(actor, error);
         return handled;
       }
+      health[this.#inReceiveIndex] = 0;
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
         actor.busy = true;
         (result as Promise<void>).then(

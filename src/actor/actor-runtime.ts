@@ -34,8 +34,12 @@ export interface ActorRuntimeOptions {
   dataDir?: string;
   placement?: PlacementStrategy;
   supervisor?: SupervisorPolicyOptions;
+  /** A host busy with a frozen heartbeat this long is stalled and replaced. Default 2000 ms. */
   stallTimeoutMs?: number;
+  /** Inbox ring of each host, in bytes (a power of two). Default 4 MiB. */
   inboxBytes?: number;
+  /** Heap limit of each host thread in MiB: a host past it dies (out of memory) and is replaced. */
+  hostHeapMb?: number;
   /** With a dataDir: 'always' (default) confirms appends after the covering fdatasync. */
   fsync?: 'always' | 'interval' | 'never';
   fsyncIntervalMs?: number;
@@ -101,6 +105,7 @@ export class ActorRuntime extends EventEmitter {
         ...(options.supervisor === undefined ? {} : { supervisor: options.supervisor }),
         ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
         ...(options.inboxBytes === undefined ? {} : { inboxBytes: options.inboxBytes }),
+        ...(options.hostHeapMb === undefined ? {} : { hostHeapMb: options.hostHeapMb }),
       },
     });
     const ready = await new Promise<{ kind: string; error?: SerializedError }>((resolve, reject) => {

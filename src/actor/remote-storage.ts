@@ -20,6 +20,9 @@ import {
   type StorageHostApi,
 } from './storage-protocol.js';
 
+/** How long close waits for answers to requests in flight. */
+const CLOSE_WAIT_MS = 2000;
+
 /** Records per replay call: large enough to amortize the round trip, small enough to stream. */
 const REPLAY_CHUNK_RECORDS = 2048;
 
@@ -90,9 +93,12 @@ export class RemoteActorStorage implements ActorStorage {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    // Let what is in flight be answered, then stop listening.
-    while (this.#waiting.size > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Let what is in flight be answered (for a while), then stop listening.
+    const deadline = Date.now() + CLOSE_WAIT_MS;
+    while (this.#waiting.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
     this.#closed = true;
+    for (const waiting of this.#waiting.values()) waiting.reject(new ClosedError('storage closed before it answered'));
+    this.#waiting.clear();
     this.#responses.stop();
     await this.#responses.done;
     this.#requests.release();

@@ -21,7 +21,7 @@ import { portEndpoint } from '../threads/comlink-port.js';
 import { workerFileUrl } from '../threads/worker-file.js';
 import type { ActorStartSpec } from './actor-host.js';
 import type { ActorLogOptions } from './actor-storage.js';
-import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_INTS_PER_HOST } from './host-health.js';
+import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
 import type { StorageServiceApi } from './storage-protocol.js';
 import type { StorageWorkerData } from '../../workers/storage.js';
@@ -48,6 +48,8 @@ export interface SupervisorInit {
   stallTimeoutMs?: number;
   /** Inbox ring of each host, in bytes. Default 4 MiB. */
   inboxBytes?: number;
+  /** Heap limit of each host thread (its old generation), in MiB; past it the host dies with ERR_WORKER_OUT_OF_MEMORY. Default: Node's. */
+  hostHeapMb?: number;
   /** The storage thread's options: a data directory (the WAL) or none (memory only). */
   storage: StorageWorkerData;
 }
@@ -118,10 +120,12 @@ interface ActorEntry {
   host: number;
   declaration: ActorDeclaration;
   restarts: number;
-  restartTimer: NodeJS.Timeout | null;
+  /** Bumped to cancel a scheduled restart (stop, close, or a newer schedule). */
+  restartToken: number;
 }
 
 const STALL_TIMEOUT_MS_DEFAULT = 2000;
+const HOST_CLOSE_WAIT_MS = 5000;
 const INBOX_BYTES_DEFAULT = 4 * 1024 * 1024;
 
 type MessagePort = import('node:worker_threads').MessagePort;
@@ -138,6 +142,7 @@ export class Supervisor implements SupervisorApi {
   readonly #byAddress = new Map<number, ActorEntry>();
   readonly #listeners: ((event: RuntimeEvent) => void)[] = [];
   readonly #stallTimeoutMs: number;
+  readonly #hostHeapMb: number | undefined;
   readonly #storageThread: Worker;
   readonly #storage: Remote<StorageServiceApi>;
   readonly #storageDurable: boolean;
@@ -159,6 +164,7 @@ export class Supervisor implements SupervisorApi {
     this.#health = allocateHealth(init.workers);
     this.#healthInts = new Int32Array(this.#health);
     this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS_DEFAULT;
+    this.#hostHeapMb = init.hostHeapMb;
     this.#storageRings = Array.from({ length: init.workers }, () => ({
       requests: allocateRing({ capacity: inboxBytes, kind: 'single-producer' }),
       responses: allocateRing({ capacity: 1 << 20, kind: 'single-producer' }),
@@ -168,6 +174,9 @@ export class Supervisor implements SupervisorApi {
   static async start(init: SupervisorInit): Promise<Supervisor> {
     if (!Number.isInteger(init.workers) || init.workers < 1 || init.workers > 256) {
       throw new InvalidArgumentError(`workers must be an integer 1 .. 256, got ${init.workers}`);
+    }
+    if (init.hostHeapMb !== undefined && !(Number.isInteger(init.hostHeapMb) && init.hostHeapMb >= 16)) {
+      throw new InvalidArgumentError(`hostHeapMb must be an integer of at least 16, got ${init.hostHeapMb}`);
     }
     if (init.stallTimeoutMs !== undefined && !(init.stallTimeoutMs >= 50)) {
       throw new InvalidArgumentError(`stallTimeoutMs must be at least 50, got ${init.stallTimeoutMs}`);
@@ -216,7 +225,7 @@ export class Supervisor implements SupervisorApi {
       return { id, address: existing.address, host: existing.host };
     }
     const host = await this.#placement.place(id);
-    const entry: ActorEntry = { id, address: this.#nextAddress++, host, declaration, restarts: 0, restartTimer: null };
+    const entry: ActorEntry = { id, address: this.#nextAddress++, host, declaration, restarts: 0, restartToken: 0 };
     this.#actors.set(id, entry);
     this.#byAddress.set(entry.address, entry);
     this.#decisions.addChild(id, { restart }, performance.now());
@@ -235,7 +244,7 @@ export class Supervisor implements SupervisorApi {
 
   async stop(id: string): Promise<void> {
     const entry = this.#entry(id);
-    if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
+    entry.restartToken++;
     if (this.#decisions.onStopping(id, performance.now())) {
       const host = this.#hosts[entry.host]!;
       if (host.state === 'running') await host.api.stopActor(id, true).catch(() => undefined);
@@ -295,12 +304,13 @@ export class Supervisor implements SupervisorApi {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
-    for (const entry of this.#actors.values()) if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
+    for (const entry of this.#actors.values()) entry.restartToken++;
     await Promise.all(
       this.#hosts.map(async (host) => {
         const wasRunning = host.state === 'running';
         host.state = 'closing';
-        if (wasRunning) await host.api.close().catch(() => undefined);
+        // A host that does not close in time (stuck in a handler) is terminated all the same.
+        if (wasRunning) await Promise.race([host.api.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, HOST_CLOSE_WAIT_MS))]);
         host.events.close();
         await host.worker.terminate();
       }),
@@ -340,7 +350,7 @@ export class Supervisor implements SupervisorApi {
     }
   }
 
-  async #spawnHost(index: number, generation: number): Promise<HostHandle> {
+  async #spawnHost(index: number, generation: number, poisonEnd?: number): Promise<HostHandle> {
     const channel = new MessageChannel();
     const storageChannel = new MessageChannel();
     const rings = this.#storageRings[index]!;
@@ -352,12 +362,17 @@ export class Supervisor implements SupervisorApi {
         outbox: this.#runtimeInbox,
         health: this.#health,
         expected: [...this.#actors.values()].filter((e) => e.host === index).map((e) => ({ id: e.id, address: e.address })),
+        ...(poisonEnd === undefined ? {} : { poisonEnd }),
       },
       generation,
       events: channel.port2,
       storage: { kind: 'remote', connection: { ...rings, port: storageChannel.port2, generation }, durable: this.#storageDurable },
     };
-    const worker = new Worker(workerFileUrl('actor-host'), { workerData: data, transferList: [channel.port2, storageChannel.port2] });
+    const worker = new Worker(workerFileUrl('actor-host'), {
+      workerData: data,
+      transferList: [channel.port2, storageChannel.port2],
+      ...(this.#hostHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.#hostHeapMb } }),
+    });
     const previous = this.#hosts[index];
     const host: HostHandle = {
       index,
@@ -423,19 +438,23 @@ export class Supervisor implements SupervisorApi {
     }
     // It was the only writer of its request ring to the storage thread: free that slot too.
     repairRing(this.#storageRings[host.index]!.requests);
+    // Did it die inside a receive? Then that record goes, or it would kill the replacement too.
+    const base = host.index * HEALTH_INTS_PER_HOST;
+    const poisonEnd = this.#healthInts[base + HEALTH_IN_RECEIVE] === 1 ? this.#healthInts[base + HEALTH_RECORD_END] : undefined;
+    this.#healthInts[base + HEALTH_IN_RECEIVE] = 0;
     const actorIds = [...this.#actors.values()].filter((e) => e.host === host.index).map((e) => e.id);
     const hostReason = reason as HostExitReason;
     this.#emit({ type: 'host-restart', host: host.index, reason: describeExit(hostReason) });
     const decisions = decideHostExit(this.#decisions, actorIds, hostReason, performance.now());
     // A fresh thread on the same inbox: the records its predecessor had not finished are there.
-    const replacement = await this.#spawnHost(host.index, host.generation + 1);
+    const replacement = await this.#spawnHost(host.index, host.generation + 1, poisonEnd);
     replacement.restarts = host.restarts + 1;
     for (const report of decisions.reports) {
       for (const id of report.stoppedChildIds) this.#emit({ type: 'actor-stopped', actor: id, reason: report.message, report });
     }
     for (const id of decisions.stop) await this.#stopQuietly(id);
     const describe = describeExit(hostReason);
-    for (const { childId, delayMs, attempt } of decisions.restart) this.#scheduleRestart(childId, delayMs, attempt, describe);
+    this.#scheduleRestarts(decisions.restart, describe);
   }
 
   #onActorFailed(hostIndex: number, generation: number, id: string, error: SerializedError): void {
@@ -472,7 +491,7 @@ export class Supervisor implements SupervisorApi {
           if (host?.state === 'running') await host.api.suspendActor(id).catch(() => undefined);
         }
         const describe = describeExit(reason);
-        for (const id of decision.children) this.#scheduleRestart(id, decision.delayMs, decision.attempt, describe);
+        this.#scheduleRestarts(decision.children.map((childId) => ({ childId, delayMs: decision.delayMs, attempt: decision.attempt })), describe);
         return;
       }
       default:
@@ -480,14 +499,24 @@ export class Supervisor implements SupervisorApi {
     }
   }
 
-  #scheduleRestart(id: string, delayMs: number, attempt: number, reason: string): void {
-    const entry = this.#actors.get(id);
-    if (entry === undefined) return;
-    if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
-    entry.restartTimer = setTimeout(() => {
-      entry.restartTimer = null;
-      void this.#restart(entry, attempt, reason);
-    }, delayMs);
+  /**
+   * Restarts actors one after another, in the order given (start order), each once its own
+   * delay has passed: OTP starts a group's members in order, never at once.
+   */
+  #scheduleRestarts(restarts: readonly { childId: string; delayMs: number; attempt: number }[], reason: string): void {
+    const scheduledMs = performance.now();
+    const planned = restarts.flatMap(({ childId, delayMs, attempt }) => {
+      const entry = this.#actors.get(childId);
+      return entry === undefined ? [] : [{ entry, token: ++entry.restartToken, atMs: scheduledMs + delayMs, attempt }];
+    });
+    void (async () => {
+      for (const { entry, token, atMs, attempt } of planned) {
+        const waitMs = atMs - performance.now();
+        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        if (entry.restartToken !== token || this.#closing) continue;
+        await this.#restart(entry, attempt, reason);
+      }
+    })();
   }
 
   async #restart(entry: ActorEntry, attempt: number, reason: string): Promise<void> {
@@ -508,8 +537,7 @@ export class Supervisor implements SupervisorApi {
   async #stopQuietly(id: string): Promise<void> {
     const entry = this.#actors.get(id);
     if (entry === undefined) return;
-    if (entry.restartTimer !== null) clearTimeout(entry.restartTimer);
-    entry.restartTimer = null;
+    entry.restartToken++;
     const host = this.#hosts[entry.host];
     if (host?.state === 'running') await host.api.stopActor(id, false).catch(() => undefined);
   }
