@@ -1,8 +1,22 @@
 /**
  * Baton's public entry: everything users program against is exported here, and nothing else is
- * reachable (package.json `exports`). The broker (queues, topics, exchanges) lands on top of the
- * data plane that exists so far: the ring (internal) and the errors below.
+ * reachable (package.json `exports`). The broker (queues, topics, exchanges) will be built on
+ * the actor runtime exported below; custom actors can use the runtime directly today.
  */
+export { ActorRuntime, type ActorRuntimeOptions, type ReplyRecord } from './actor/actor-runtime.js';
+export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './actor/supervisor.js';
+export type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor/actor-behavior.js';
+export type {
+  ActorLog,
+  ActorLogOptions,
+  ActorSnapshot,
+  ActorStorage,
+  AppendResult,
+  LogKind,
+  LogRecord,
+  RecordInput,
+} from './actor/actor-storage.js';
+export type { RestartType, Strategy, SupervisorPolicyOptions } from './actor/supervision.js';
 export {
   AlreadyAckedError,
   BatonError,
