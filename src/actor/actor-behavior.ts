@@ -32,6 +32,12 @@ export interface ActorContext {
   readonly restarts: number;
   /** Sends a record to the thread that runs the runtime (the broker's side). Never blocks: waits for ring space in the background, in order. */
   reply(type: number, payload: Uint8Array, meta?: number): void;
+  /**
+   * Runs `callback` after `delayMs`, as part of this actor: never while a `receive` of it is
+   * running, and a throw fails the actor like a throw in `receive`. Timers die with the
+   * incarnation: a failed, stopped or restarted actor's timers never fire. Returns a cancel.
+   */
+  setTimer(delayMs: number, callback: () => void | Promise<void>): () => void;
 }
 
 export interface ActorBehavior {

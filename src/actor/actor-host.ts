@@ -19,6 +19,7 @@ import { ClosedError, NotFoundError, serializeError, type SerializedError } from
 import { attachWriter, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor-behavior.js';
 import type { ActorLog, ActorLogOptions, ActorStorage } from './actor-storage.js';
+import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 
 /** Records one actor may take per turn before the next actor with mail gets its turn. */
@@ -27,6 +28,14 @@ export const TURN_RECORDS_MAX = 64;
 const SCAN_RECORDS_MAX = 4096;
 /** Loops between yields to the event loop while there is work (control calls, I/O, timers). */
 const LOOPS_PER_YIELD = 16;
+/**
+ * Polls of the inbox before parking (tens of µs), made only while no receive is in flight. A
+ * sender streaming records keeps a spinning host awake instead of paying a notify per record (it
+ * doubles NOTE dispatch on 2 cores); but a spin blocks this thread's event loop, where an
+ * in-flight receive is waiting for its storage answer, so with one in flight the host parks at
+ * once (see event-loop-reader.ts).
+ */
+const IDLE_SPIN_POLLS = 2048;
 
 export interface ActorStartSpec {
   id: string;
@@ -92,6 +101,11 @@ class HostRecordView implements ActorRecord {
 
 class HostedActor {
   state: HostedActorState = 'starting';
+  /** Bumped when an incarnation ends: its context's reply and timers go dead. */
+  incarnation = 0;
+  readonly timers = new Set<NodeJS.Timeout>();
+  /** Timer callbacks that came due while a receive was running: run when it settles. */
+  readonly dueTimers: (() => void | Promise<void>)[] = [];
   behavior: ActorBehavior | null = null;
   context: ActorContext | null = null;
   busy = false;
@@ -167,13 +181,15 @@ export class ActorHost {
   #closing = false;
   #loop: Promise<void> | null = null;
   #recordsIn = 0;
+  /** Receives that returned a promise not yet settled: they need this thread's event loop. */
+  #receivesInFlight = 0;
   #undeliverable = 0;
   readonly #undeliverableSince = new Map<number, number>();
   #undeliverableTimer: NodeJS.Timeout | null = null;
 
   constructor(init: ActorHostInit, storage: ActorStorage, events: HostEvents) {
     this.index = init.index;
-    this.#reader = new RingReader(init.inbox);
+    this.#reader = new RingReader(init.inbox, EVENT_LOOP_READER);
     this.#outbox = attachWriter(init.outbox);
     this.#health = new Int32Array(init.health);
     this.#beatIndex = init.index * HEALTH_INTS_PER_HOST + HEALTH_BEAT;
@@ -215,6 +231,8 @@ export class ActorHost {
     actor.spec = spec;
     actor.state = 'starting';
     actor.busy = false;
+    this.#endIncarnation(actor);
+    const incarnation = actor.incarnation;
     const host = this;
     const context: ActorContext = {
       id: spec.id,
@@ -222,7 +240,21 @@ export class ActorHost {
       log,
       restarts: spec.restarts,
       reply(type, payload, meta = 0) {
-        host.#reply(type, spec.address, payload, meta);
+        if (actor.incarnation === incarnation) host.#reply(type, spec.address, payload, meta);
+      },
+      setTimer(delayMs, callback) {
+        if (actor.incarnation !== incarnation) return () => {};
+        const timer = setTimeout(() => {
+          actor.timers.delete(timer);
+          if (actor.incarnation !== incarnation) return;
+          actor.dueTimers.push(callback);
+          host.#runDueTimers(actor);
+        }, Math.max(0, delayMs));
+        actor.timers.add(timer);
+        return () => {
+          clearTimeout(timer);
+          actor.timers.delete(timer);
+        };
       },
     };
     actor.context = context;
@@ -249,6 +281,7 @@ export class ActorHost {
     }
     actor.state = 'stopped';
     actor.behavior = null;
+    this.#endIncarnation(actor);
     // Mail for a stopped actor is undeliverable; its ring space is released.
     while (actor.head !== null) {
       const pending = actor.dequeue();
@@ -267,6 +300,7 @@ export class ActorHost {
     if (actor === undefined) throw new NotFoundError(`no actor "${id}" on host ${this.index}`);
     actor.state = 'failed';
     actor.behavior = null;
+    this.#endIncarnation(actor);
     this.#withMail.delete(actor);
   }
 
@@ -317,6 +351,7 @@ export class ActorHost {
       if (scanned === 0 && handled === 0) {
         // Nothing runnable: park until a record arrives or something wakes us (an actor's async
         // receive settling, a start, a stop, close). Not busy while parked: not stalled either.
+        if (this.#receivesInFlight === 0 && this.#spinForRecords()) continue;
         Atomics.store(health, this.#busyIndex, 0);
         await this.#reader.waitForRecordsAsync();
         Atomics.store(health, this.#busyIndex, 1);
@@ -326,6 +361,13 @@ export class ActorHost {
       }
     }
     Atomics.store(health, this.#busyIndex, 0);
+  }
+
+  /** True if a record arrived within IDLE_SPIN_POLLS polls. Only records can end it: wakes come from this thread's event loop, which the spin holds. */
+  #spinForRecords(): boolean {
+    const reader = this.#reader;
+    for (let i = 0; i < IDLE_SPIN_POLLS; i++) if (reader.hasRecords()) return true;
+    return false;
   }
 
   readonly #onScanned = (record: RingRecord, end: number): void => {
@@ -397,6 +439,7 @@ export class ActorHost {
       health[this.#inReceiveIndex] = 0;
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
         actor.busy = true;
+        this.#receivesInFlight++;
         (result as Promise<void>).then(
           () => this.#settled(actor, pending, undefined),
           (error: unknown) => this.#settled(actor, pending, error ?? new Error('receive rejected')),
@@ -408,18 +451,55 @@ export class ActorHost {
     return handled;
   }
 
-  #settled(actor: HostedActor, pending: Pending, error: unknown): void {
-    pending.done = true;
+  #settled(actor: HostedActor, pending: Pending | null, error: unknown): void {
+    this.#receivesInFlight--;
+    if (pending !== null) pending.done = true;
     actor.busy = false;
     if (error !== undefined) this.#fail(actor, error);
-    else if (actor.state === 'running' && actor.mailboxSize > 0) this.#withMail.add(actor);
+    else if (actor.dueTimers.length > 0) this.#runDueTimers(actor);
+    if (!actor.busy && actor.state === 'running' && actor.mailboxSize > 0) this.#withMail.add(actor);
     this.#reader.wake();
+  }
+
+  #endIncarnation(actor: HostedActor): void {
+    actor.incarnation++;
+    for (const timer of actor.timers) clearTimeout(timer);
+    actor.timers.clear();
+    actor.dueTimers.length = 0;
+  }
+
+  /** Runs an actor's due timer callbacks, one at a time, never inside one of its receives. */
+  #runDueTimers(actor: HostedActor): void {
+    while (!actor.busy && actor.state === 'running' && actor.dueTimers.length > 0) {
+      const callback = actor.dueTimers.shift()!;
+      let result: void | Promise<void>;
+      try {
+        result = callback();
+      } catch (error) {
+        this.#fail(actor, error);
+        return;
+      }
+      if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+        actor.busy = true;
+        this.#receivesInFlight++;
+        (result as Promise<void>).then(
+          () => this.#settled(actor, null, undefined),
+          (error: unknown) => this.#settled(actor, null, error ?? new Error('timer callback rejected')),
+        );
+        return;
+      }
+    }
+    if (!actor.busy && actor.state === 'running' && actor.mailboxSize > 0) {
+      this.#withMail.add(actor);
+      this.#reader.wake();
+    }
   }
 
   #fail(actor: HostedActor, error: unknown): void {
     if (actor.state !== 'running' && actor.state !== 'starting') return;
     actor.state = 'failed';
     actor.behavior = null;
+    this.#endIncarnation(actor);
     this.#withMail.delete(actor);
     this.#events.actorFailed(actor.spec.id, serializeError(error));
   }
