@@ -1,31 +1,46 @@
 /**
  * The WAL writer: one per data directory, shared by every log (actor) in it. It turns appends
- * into group commits.
+ * into group commits, and pipelines them: round N+1 is encoded and written while round N's
+ * fdatasync runs.
  *
  * ```
- *   appends (any log)          staging buffer             in flight
- *   ─────────────────► encode ─► [b7 b8 b9 ...] ──swap──► [b1 .. b6] ─► write ─► fdatasync ─► confirm b1..b6
- *                                   ▲                                                  │
- *                                   └──────── next round starts when this one ends ────┘
+ *  appends (any log)         staging          write lane                 sync lane
+ *  ─────────────────► encode ─► [b9 b10 ..] ─swap─► write [b5..b8] ─┐
+ *                                                                   └─► written [b5..b8] ─► fdatasync ─► confirm b5..b8
+ *                                            (meanwhile: fdatasync of [b1..b4] ─► confirm b1..b4)
  * ```
  *
- * Appends are encoded straight into a staging buffer (no copy later). When no round is in
- * flight, the writer swaps the staging buffer out and runs a round: ONE positional write of
- * everything staged, then (policy `always`) ONE fdatasync, then it confirms every batch the
- * round held, from every log. Whatever arrives meanwhile is staged for the next round, so the
- * batch grows with the disk's latency, as in Ra's WAL: under load, one fdatasync covers
- * thousands of appends; idle, an append waits for one write and one sync.
+ * Appends are encoded straight into a staging buffer (no copy later). Two lanes then run side
+ * by side, each one call at a time:
+ *
+ * - the write lane swaps the staging buffer out and writes everything staged with ONE
+ *   positional write (a round), as soon as the previous write has ended;
+ * - under `always`, the sync lane runs ONE fdatasync for every batch whose write had ENDED when
+ *   the fdatasync started, then confirms those batches, from every log, in LSN order. A batch
+ *   written while an fdatasync runs is not covered by it: it waits for the next one.
+ *
+ * Under `interval` and `never` a batch is confirmed when its write ends; `interval`'s timer
+ * runs an fdatasync in the sync lane. Either way the batch grows with the disk's latency, as in
+ * Ra's WAL: under load, one fdatasync covers thousands of appends; idle, an append waits for
+ * one write and one sync. A round starts early, in the middle of a burst of appends, once
+ * `ROUND_EARLY_START_BYTES` are staged, so the kernel's copy overlaps the encoding of the rest.
  *
  * A round that crosses `segmentBytesMax` rolls the segment: it writes the old segment's part,
- * fdatasyncs it (under every policy: the next segment's existence tells recovery that this one
- * is complete), creates the next segment and fsyncs the directory, then writes the rest.
+ * waits for the fdatasync in flight, fdatasyncs the old segment (under every policy: the next
+ * segment's existence tells recovery that this one is complete; the batches written before it
+ * are confirmed by it), creates the next segment and fsyncs the directory, then writes the
+ * rest. Index files of a sealed segment and the checkpoint are
+ * written beside the two lanes, one task at a time.
  *
  * Failure is final (fsyncgate): after a write or fdatasync error the kernel may have dropped
  * the dirty pages while a later fsync "succeeds", so no later confirm could be trusted. Every
- * batch in flight, staged or waiting fails with `StorageFailedError`, every later append too;
- * the owner closes the WAL and opens it again, and recovery reads what is really on disk.
+ * batch not yet confirmed fails with `StorageFailedError` (being synced, written, being
+ * written, staged or waiting; even a batch whose own fdatasync then succeeds), every later
+ * append too; the owner closes the WAL and opens it again, and recovery reads what is really
+ * on disk.
  *
- * Bounds: at most `stagingBytesMax` bytes are staged; appends beyond it wait, in order.
+ * Bounds: at most `stagingBytesMax` bytes are staged; appends beyond it wait, in order. At most
+ * one round is being written and one fdatasync runs.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -93,9 +108,23 @@ interface Part {
   end: number;
 }
 
-const STAGING_BYTES_INITIAL = 1 << 20;
+/** A sealed segment whose index files are written once its last batch is confirmed. */
+interface PendingSeal {
+  segment: Segment;
+  /** The segment's size when it was sealed: every byte of it is confirmed once `segment.size` reaches it. */
+  bytes: number;
+}
 
-/** Counters for tests and `stats()`: rounds, syncs and the batches they covered. */
+const STAGING_BYTES_INITIAL = 1 << 20;
+/**
+ * A round starts as soon as this much is staged and no write is in flight, without waiting for
+ * the end of the event loop's turn: the kernel copies the first part while the rest of a burst
+ * of appends is still being encoded, and the fdatasync covering it can start sooner. Large
+ * enough to amortise a write call; small against the 4 MiB the raw synced-bandwidth loop uses.
+ */
+const ROUND_EARLY_START_BYTES = 256 * 1024;
+
+/** Counters for tests and `stats()`: rounds (writes of what was staged), syncs and the batches they covered. */
 export interface WriterCounters {
   rounds: number;
   writes: number;
@@ -124,7 +153,20 @@ export class WalWriter {
   #stagedEntries: Entry[] = [];
   #stagedParts: Part[] = [];
   #waiting: Entry[] = [];
-  #running = false;
+  /** The round being written (a write, or a roll and writes), and its batches. */
+  #writing = false;
+  #writingEntries: Entry[] = [];
+  /** Under `always`: batches written and waiting for the next fdatasync, in LSN order. */
+  #written: Entry[] = [];
+  /** An fdatasync in flight, and the batches it confirms. */
+  #syncing = false;
+  #syncingEntries: Entry[] = [];
+  #syncWaiters: Array<() => void> = [];
+  /** A roll is draining the sync lane: no new fdatasync of the old segment may start. */
+  #rolling = false;
+  #pendingSeals: PendingSeal[] = [];
+  /** Index files and checkpoints, written beside the data path, one at a time. */
+  #housekeeping: Promise<void> | null = null;
   #scheduled = false;
   #syncRequested = false;
   #failure: StorageFailedError | null = null;
@@ -216,78 +258,158 @@ export class WalWriter {
     this.#stagedBytes += request.length;
     this.#stagedParts[this.#stagedParts.length - 1]!.end = this.#stagedBytes;
     this.#stagedEntries.push(entry);
-    this.#schedule();
+    if (!this.#writing && this.#failure === null && this.#stagedBytes >= ROUND_EARLY_START_BYTES) this.#startRound();
+    else this.#schedule();
   }
 
   #schedule(): void {
-    if (this.#running || this.#scheduled) return;
+    if (this.#scheduled) return;
     this.#scheduled = true;
     // setImmediate, not a microtask: every append made in this turn of the event loop (all the
-    // continuations that the last round's confirms released) joins the round.
+    // continuations that the last confirms released) joins the same round.
     setImmediate(() => {
       this.#scheduled = false;
-      void this.#pump();
+      this.#kick();
     });
   }
 
-  async #pump(): Promise<void> {
-    if (this.#running || this.#failure !== null) return;
-    this.#running = true;
-    try {
-      while (this.#failure === null && (this.#stagedEntries.length > 0 || this.#syncRequested)) {
-        const entries = this.#stagedEntries;
-        const parts = this.#stagedParts;
-        const buf = this.#staging;
-        this.#staging = this.#spare ?? Buffer.allocUnsafe(STAGING_BYTES_INITIAL);
-        this.#spare = null;
-        this.#stagedEntries = [];
-        this.#stagedBytes = 0;
-        this.#stagedParts = [{ segment: this.#tail, start: 0, end: 0 }];
-        const syncRequested = this.#syncRequested;
-        this.#syncRequested = false;
-        try {
-          await this.#round(buf, parts, entries, syncRequested);
-        } catch (error) {
-          this.#fail(error, entries);
-          return;
-        }
+  /**
+   * Starts whatever can start: the next round's write when no write is in flight, an fdatasync
+   * when batches are written and no fdatasync is in flight. The two overlap: round N+1 is
+   * written while round N's fdatasync runs.
+   */
+  #kick(): void {
+    if (this.#failure !== null) return;
+    if (!this.#writing && this.#stagedEntries.length > 0) this.#startRound();
+    this.#startSync();
+    this.#wakeIdle();
+  }
+
+  #startRound(): void {
+    const entries = this.#stagedEntries;
+    const parts = this.#stagedParts;
+    const buf = this.#staging;
+    this.#staging = this.#spare ?? Buffer.allocUnsafe(STAGING_BYTES_INITIAL);
+    this.#spare = null;
+    this.#stagedEntries = [];
+    this.#stagedBytes = 0;
+    this.#stagedParts = [{ segment: this.#tail, start: 0, end: 0 }];
+    this.#writing = true;
+    this.#writingEntries = entries;
+    this.counters.rounds += 1;
+    // Let waiting appends in, in order, now that the staging buffer has room again.
+    while (this.#waiting.length > 0 && this.#hasRoom(this.#waiting[0]!.request.length)) this.#place(this.#waiting.shift()!);
+    this.#writeRound(buf, parts).then(
+      () => {
+        this.#writing = false;
+        this.#writingEntries = [];
+        if (this.#failure !== null) return;
         this.#spare = buf.byteLength <= this.#options.stagingBytesMax * 2 ? buf : null;
-        // Let waiting appends in, in order, now that the staging buffer has room again.
-        while (this.#waiting.length > 0 && this.#hasRoom(this.#waiting[0]!.request.length)) this.#place(this.#waiting.shift()!);
-      }
-    } finally {
-      this.#running = false;
-      if (this.#stagedEntries.length === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+        if (this.#options.fsync === 'always') {
+          // Written, not yet durable: the confirm waits for an fdatasync that starts after this write ended.
+          for (const entry of entries) this.#written.push(entry);
+        } else {
+          this.#confirm(entries);
+        }
+        this.#kick();
+      },
+      (error: unknown) => {
+        this.#writing = false;
+        this.#fail(error);
+      },
+    );
+  }
+
+  async #writeRound(buf: Buffer, parts: readonly Part[]): Promise<void> {
+    for (const part of parts) {
+      if (part.segment !== this.#active) await this.#roll(part.segment);
+      if (part.end > part.start) await this.#writeFully(buf, part.start, part.end - part.start);
     }
   }
 
-  async #round(buf: Buffer, parts: readonly Part[], entries: readonly Entry[], syncRequested: boolean): Promise<void> {
-    const sealed: Segment[] = [];
-    this.counters.rounds += 1;
-    for (const part of parts) {
-      if (part.segment !== this.#active) {
-        sealed.push(this.#active);
-        await this.#roll(part.segment);
-      }
-      if (part.end > part.start) {
-        await this.#writeFully(buf, part.start, part.end - part.start);
-      }
+  /**
+   * Under `always`: one fdatasync for every batch whose write has completed. Under `interval`:
+   * the timer's fdatasync. It covers only writes that ended before it started, so a batch
+   * written meanwhile waits for the next one.
+   */
+  #startSync(): void {
+    if (this.#syncing || this.#rolling || this.#failure !== null) return;
+    let entries: Entry[];
+    if (this.#options.fsync === 'always') {
+      if (this.#written.length === 0) return;
+      entries = this.#written;
+      this.#written = [];
+    } else if (this.#options.fsync === 'interval' && this.#syncRequested) {
+      entries = [];
+    } else {
+      return;
     }
-    const sync = this.#options.fsync === 'always' || (this.#options.fsync === 'interval' && syncRequested);
-    if (sync && this.#syncedBytes < this.#writtenBytes) {
-      await this.#activeFile.datasync();
-      this.counters.datasyncs += 1;
-      this.#syncedBytes = this.#writtenBytes;
+    this.#syncRequested = false;
+    const target = this.#writtenBytes;
+    if (this.#syncedBytes >= target) {
+      // Nothing unsynced (a roll's fdatasync covered it): no call needed.
+      this.#confirm(entries);
+      return;
     }
-    const placed = entries.map((entry) => entry.placed!);
-    this.#hooks.committed(placed);
-    this.counters.batches += placed.length;
-    for (const entry of entries) entry.resolve(entry.placed!);
-    for (const segment of sealed) await this.#hooks.sealed(segment);
-    if (sealed.length > 0 || this.#syncedBytes - this.#checkpointedBytes >= this.#options.checkpointIntervalBytes) {
-      await this.#hooks.checkpoint(this.#active, this.#syncedBytes);
-      this.#checkpointedBytes = this.#syncedBytes;
+    this.#syncing = true;
+    this.#syncingEntries = entries;
+    this.#activeFile.datasync().then(
+      () => {
+        this.#syncing = false;
+        this.#syncingEntries = [];
+        for (const wake of this.#syncWaiters.splice(0)) wake();
+        if (this.#failure !== null) return;
+        this.counters.datasyncs += 1;
+        this.#syncedBytes = Math.max(this.#syncedBytes, target);
+        this.#confirm(entries);
+        this.#kick();
+      },
+      (error: unknown) => {
+        this.#syncing = false;
+        for (const wake of this.#syncWaiters.splice(0)) wake();
+        this.#fail(error);
+      },
+    );
+  }
+
+  /** The batches are durable under the policy: index them and resolve their appends, in order. */
+  #confirm(entries: readonly Entry[]): void {
+    if (entries.length > 0) {
+      const placed = entries.map((entry) => entry.placed!);
+      this.#hooks.committed(placed);
+      this.counters.batches += placed.length;
+      for (const entry of entries) entry.resolve(entry.placed!);
     }
+    this.#startHousekeeping();
+  }
+
+  /**
+   * Writes the index files of sealed segments whose batches are all confirmed, and the
+   * checkpoint when a segment was sealed or enough was synced since the last one. Runs beside
+   * the writes and syncs, one task at a time; a failure stops the writer like any other.
+   */
+  #startHousekeeping(): void {
+    if (this.#housekeeping !== null || this.#failure !== null) return;
+    const seals: Segment[] = [];
+    while (this.#pendingSeals.length > 0 && this.#pendingSeals[0]!.segment.size >= this.#pendingSeals[0]!.bytes) seals.push(this.#pendingSeals.shift()!.segment);
+    if (seals.length === 0 && this.#syncedBytes - this.#checkpointedBytes < this.#options.checkpointIntervalBytes) return;
+    this.#housekeeping = (async () => {
+      for (const segment of seals) await this.#hooks.sealed(segment);
+      // Read synchronously with the call: the hook records the committed end of what is synced.
+      const position = this.#syncedBytes;
+      this.#checkpointedBytes = position;
+      await this.#hooks.checkpoint(this.#active, position);
+    })().then(
+      () => {
+        this.#housekeeping = null;
+        this.#startHousekeeping();
+        this.#wakeIdle();
+      },
+      (error: unknown) => {
+        this.#housekeeping = null;
+        this.#fail(error);
+      },
+    );
   }
 
   async #writeFully(buf: Buffer, start: number, length: number): Promise<void> {
@@ -303,19 +425,33 @@ export class WalWriter {
   }
 
   async #roll(next: Segment): Promise<void> {
-    // The old segment must be complete on disk before its successor exists (recovery trusts it).
-    if (this.#syncedBytes < this.#writtenBytes) {
-      await this.#activeFile.datasync();
-      this.counters.datasyncs += 1;
+    this.#rolling = true;
+    try {
+      // No fdatasync may run on the file being closed: wait for the one in flight.
+      while (this.#syncing) await new Promise<void>((resolve) => this.#syncWaiters.push(resolve));
+      if (this.#failure !== null) throw this.#failure;
+      // The old segment must be complete on disk before its successor exists (recovery trusts it).
+      if (this.#syncedBytes < this.#writtenBytes) {
+        await this.#activeFile.datasync();
+        this.counters.datasyncs += 1;
+        this.#syncedBytes = this.#writtenBytes;
+      }
+      // Earlier rounds' batches waiting for a sync are covered by this one.
+      const covered = this.#written;
+      this.#written = [];
+      this.#confirm(covered);
+      await this.#activeFile.close();
+      this.#active.sealed = true;
+      this.#pendingSeals.push({ segment: this.#active, bytes: this.#writtenBytes });
+      this.#activeFile = await this.#options.files.open(next.path, 'create-new');
+      await this.#options.files.syncDir(path.dirname(next.path));
+      this.#active = next;
+      this.#writtenBytes = 0;
+      this.#syncedBytes = 0;
+      this.#checkpointedBytes = 0;
+    } finally {
+      this.#rolling = false;
     }
-    await this.#activeFile.close();
-    this.#active.sealed = true;
-    this.#activeFile = await this.#options.files.open(next.path, 'create-new');
-    await this.#options.files.syncDir(path.dirname(next.path));
-    this.#active = next;
-    this.#writtenBytes = 0;
-    this.#syncedBytes = 0;
-    this.#checkpointedBytes = 0;
   }
 
   #failedError(): StorageFailedError {
@@ -324,21 +460,44 @@ export class WalWriter {
     });
   }
 
-  #fail(error: unknown, inFlight: readonly Entry[]): void {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
-    this.#failure = new StorageFailedError(
-      `WAL write or sync of ${this.#active.path} failed (${code}): ${(error as Error).message}. Nothing from this round or after it is confirmed`,
-      { cause: error },
-    );
-    if (this.#timer !== null) clearInterval(this.#timer);
-    for (const entry of [...inFlight, ...this.#stagedEntries, ...this.#waiting.splice(0)]) entry.reject(this.#failure);
+  /** Stops the writer: every batch not yet confirmed fails, whatever stage it is in. */
+  #fail(error: unknown): void {
+    if (this.#failure === null) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+      this.#failure = new StorageFailedError(
+        `WAL write or sync of ${this.#active.path} failed (${code}): ${(error as Error).message}. Nothing from this round or after it is confirmed`,
+        { cause: error },
+      );
+      if (this.#timer !== null) clearInterval(this.#timer);
+    }
+    const pending = [...this.#syncingEntries, ...this.#written, ...this.#writingEntries, ...this.#stagedEntries, ...this.#waiting.splice(0)];
+    this.#syncingEntries = [];
+    this.#written = [];
+    this.#writingEntries = [];
     this.#stagedEntries = [];
-    for (const wake of this.#idleWaiters.splice(0)) wake();
+    for (const entry of pending) entry.reject(this.#failure);
+    this.#wakeIdle();
   }
 
-  /** Resolves when nothing is staged or in flight. */
+  #busy(): boolean {
+    return (
+      this.#scheduled ||
+      this.#writing ||
+      this.#syncing ||
+      this.#housekeeping !== null ||
+      this.#written.length > 0 ||
+      this.#stagedEntries.length > 0 ||
+      this.#waiting.length > 0
+    );
+  }
+
+  #wakeIdle(): void {
+    if (this.#idleWaiters.length > 0 && (this.#failure !== null || !this.#busy())) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** Resolves when nothing is staged, written but unconfirmed, or in flight (or the writer failed). */
   idle(): Promise<void> {
-    if (!this.#running && !this.#scheduled && this.#stagedEntries.length === 0) return Promise.resolve();
+    if (this.#failure !== null || !this.#busy()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -349,9 +508,10 @@ export class WalWriter {
   async close(): Promise<number | null> {
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
-    while (this.#waiting.length > 0 || this.#stagedEntries.length > 0 || this.#running || this.#scheduled) {
-      await this.idle();
-      if (this.#failure !== null) break;
+    while (this.#failure === null && this.#busy()) await this.idle();
+    // After a failure, what is still in flight must settle before the file is closed.
+    while (this.#writing || this.#syncing || this.#housekeeping !== null) {
+      await Promise.all([this.#housekeeping, new Promise<void>((resolve) => setTimeout(resolve, 1))]).catch(() => {});
     }
     try {
       if (this.#failure === null && this.#syncedBytes < this.#writtenBytes) {
