@@ -15,6 +15,7 @@ import { ClosedError, deserializeError, InvalidArgumentError, NotFoundError, typ
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { workerFileUrl } from '../threads/worker-file.js';
+import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import type { PlacementStrategy } from './placement.js';
 import type { SupervisorPolicyOptions } from './supervision.js';
 import {
@@ -71,7 +72,7 @@ export class ActorRuntime extends EventEmitter {
     this.#supervisorThread = thread;
     this.#supervisor = supervisor;
     this.#writers = hostInboxes.map((inbox) => attachWriter(inbox));
-    this.#consumer = new RingConsumer(new RingReader(runtimeInbox), (record) => {
+    this.#consumer = new RingConsumer(new RingReader(runtimeInbox, EVENT_LOOP_READER), (record) => {
       const actor = this.#byAddress.get(record.destination);
       const reply: ReplyRecord = { actor: actor ?? `#${record.destination}`, type: record.type, meta: record.meta, payload: record.copyPayload() };
       const pending = record.meta === 0 ? undefined : this.#pending.get(record.meta);

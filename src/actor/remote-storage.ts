@@ -10,6 +10,7 @@ import { ClosedError, deserializeError, type SerializedError } from '../errors.j
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
+import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { encodeRecordInputs } from './record-wire.js';
 import {
   type LogHandleInfo,
@@ -47,7 +48,7 @@ export class RemoteActorStorage implements ActorStorage {
     this.#generation = connection.generation;
     this.#api = wrap<StorageHostApi>(portEndpoint(connection.port));
     this.#requests = attachWriter(connection.requests);
-    this.#responses = new RingConsumer(new RingReader(connection.responses), (record) => {
+    this.#responses = new RingConsumer(new RingReader(connection.responses, EVENT_LOOP_READER), (record) => {
       // Answers meant for the host this one replaced are not ours.
       if (record.destination !== this.#generation) return;
       const waiting = this.#waiting.get(record.meta);

@@ -10,6 +10,7 @@ import { ClosedError, NotFoundError, serializeError } from '../errors.js';
 import { attachWriter, RingConsumer, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, LogRecord } from './actor-storage.js';
+import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
 import {
   type LogHandleInfo,
@@ -48,7 +49,7 @@ export class StorageService implements StorageServiceApi {
     // The same rings as the dead host's: keep consuming requests where it left off; answers go
     // out through a fresh writer (the old one's slot is ours, released here).
     const responses = previous?.responses ?? attachWriter(connection.responses);
-    const consumer = previous?.consumer ?? new RingConsumer(new RingReader(connection.requests), (record) => this.#onRequest(record, responses));
+    const consumer = previous?.consumer ?? new RingConsumer(new RingReader(connection.requests, EVENT_LOOP_READER), (record) => this.#onRequest(record, responses));
     this.#links.set(index, { consumer, responses });
     expose(this.#hostApi(), portEndpoint(connection.port));
   }
