@@ -3,6 +3,11 @@
  * reachable (package.json `exports`). The broker (queues, topics, exchanges) will be built on
  * the actor runtime exported below; custom actors can use the runtime directly today.
  */
+export { Broker, type BrokerOptions, type QueueDeclareOptions } from './broker/broker.js';
+export { Queue, type BatchItem, type SendOptions } from './broker/queue.js';
+export { QueueConsumer, QueueDelivery, type ConsumeOptions, type MessageHandler } from './broker/queue-consumer.js';
+export type { QueueStats } from './broker/queue-protocol.js';
+export type { CodecName } from './broker/codec.js';
 export { ActorRuntime, type ActorRuntimeOptions, type ReplyRecord } from './actor/actor-runtime.js';
 export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './actor/supervisor.js';
 export type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor/actor-behavior.js';

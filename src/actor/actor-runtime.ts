@@ -62,7 +62,7 @@ export class ActorRuntime extends EventEmitter {
   readonly #consumer: RingConsumer;
   readonly #actors = new Map<string, ActorAddress>();
   readonly #byAddress = new Map<number, string>();
-  readonly #pending = new Map<number, { resolve: (reply: ReplyRecord) => void; reject: (error: Error) => void; address: number }>();
+  readonly #pending = new Map<number, { resolve: (reply: ReplyRecord) => void; reject: (error: Error) => void; address: number; replyType: number | undefined }>();
   #nextRequest = 1;
   #closed = false;
 
@@ -76,7 +76,7 @@ export class ActorRuntime extends EventEmitter {
       const actor = this.#byAddress.get(record.destination);
       const reply: ReplyRecord = { actor: actor ?? `#${record.destination}`, type: record.type, meta: record.meta, payload: record.copyPayload() };
       const pending = record.meta === 0 ? undefined : this.#pending.get(record.meta);
-      if (pending !== undefined && pending.address === record.destination) {
+      if (pending !== undefined && pending.address === record.destination && (pending.replyType === undefined || pending.replyType === record.type)) {
         this.#pending.delete(record.meta);
         pending.resolve(reply);
       } else {
@@ -153,8 +153,12 @@ export class ActorRuntime extends EventEmitter {
     return this.#writers[host]!.tryWrite(type, address, payload, meta);
   }
 
-  /** Sends a record whose `meta` is a fresh request id, and resolves with the actor's reply to it. */
-  request(id: string, type: number, payload: Uint8Array, options: { timeoutMs?: number } = {}): Promise<ReplyRecord> {
+  /**
+   * Sends a record whose `meta` is a fresh request id, and resolves with the actor's reply to it:
+   * its next record with that meta (and, with `replyType`, that type — for actors whose other
+   * records also carry a meta of their own).
+   */
+  request(id: string, type: number, payload: Uint8Array, options: { timeoutMs?: number; replyType?: number } = {}): Promise<ReplyRecord> {
     const { address } = this.#address(id);
     const requestId = this.#nextRequest;
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
@@ -166,6 +170,7 @@ export class ActorRuntime extends EventEmitter {
       }, timeoutMs);
       this.#pending.set(requestId, {
         address,
+        replyType: options.replyType,
         resolve: (reply) => {
           clearTimeout(timer);
           resolve(reply);

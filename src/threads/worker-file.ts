@@ -10,12 +10,20 @@ import { fileURLToPath } from 'node:url';
  * as vitest runs them, it is in `dist/` beside `src/` — which is why `npm test` builds first.
  */
 export function workerFileUrl(name: string): URL {
+  return compiledFileUrl(`workers/${name}`);
+}
+
+/**
+ * The URL of any compiled module of the package, by its path from the package root without
+ * extension (`src/broker/queue-actor`): for actor behavior modules that host threads import.
+ */
+export function compiledFileUrl(pathFromRoot: string): URL {
   const compiled = import.meta.url.endsWith('.js');
   const url = compiled
-    ? new URL(`../../workers/${name}.js`, import.meta.url)
-    : new URL(`../../dist/workers/${name}.js`, import.meta.url);
+    ? new URL(`../../${pathFromRoot}.js`, import.meta.url)
+    : new URL(`../../dist/${pathFromRoot}.js`, import.meta.url);
   if (!existsSync(fileURLToPath(url))) {
-    throw new Error(`worker entry ${fileURLToPath(url)} is missing: run \`npm run build\` first`);
+    throw new Error(`compiled module ${fileURLToPath(url)} is missing: run \`npm run build\` first`);
   }
   return url;
 }

@@ -1,0 +1,564 @@
+/**
+ * The queue actor: one per queue, on an actor host. It keeps the queue's messages (ready by
+ * priority, delayed, delivered and not yet acknowledged), pushes deliveries to consumers within
+ * their prefetch credit, settles acks and nacks, expires, dead-letters and bounds the queue.
+ *
+ * With a log (every queue of a memory-only broker, and durable queues), each message is one log
+ * record appended before the publish is confirmed, and each settled message is acknowledged in
+ * the log: a restarted queue replays exactly the messages not yet settled (at least once — a
+ * delivery in flight when the queue failed is delivered again).
+ */
+import assert from 'node:assert';
+import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
+import { NotFoundError, QueueFullError, serializeError } from '../errors.js';
+import { encodedQueueMessageBytes, encodeQueueMessage, type QueueMessage, readQueueMessage, writeQueueMessage } from './queue-message.js';
+import { type AckMode, type DeadLetterReason, type QueueActorOptions, QueueRecord, type QueueStats, Settle } from './queue-protocol.js';
+
+export interface QueueActorDeclaration extends QueueActorOptions {
+  /** Keep messages in the log (durable queues, and every queue of a memory-only broker). */
+  useLog: boolean;
+}
+
+type EntryState = 'ready' | 'delayed' | 'unacked' | 'gone';
+
+interface Entry {
+  tag: number;
+  message: QueueMessage;
+  /** Log offset, or -1 without a log. */
+  offset: number;
+  bytes: number;
+  state: EntryState;
+  consumer: number;
+}
+
+interface Consumer {
+  id: number;
+  prefetch: number;
+  ack: AckMode;
+  /** Deliveries not yet settled (for ack 'none': not yet credited back by the consumer). */
+  inFlight: number;
+}
+
+/** Ready tags by priority: FIFO within a priority, highest priority first, no scan per delivery. */
+class ReadyTags {
+  readonly #buckets: number[][];
+  readonly #heads: number[];
+  #size = 0;
+
+  constructor(levels: number) {
+    this.#buckets = Array.from({ length: levels }, () => []);
+    this.#heads = new Array<number>(levels).fill(0);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(priority: number, tag: number): void {
+    this.#buckets[priority]!.push(tag);
+    this.#size++;
+  }
+
+  /** Back at the head of its priority (a requeued delivery goes before newer messages). */
+  unshift(priority: number, tag: number): void {
+    const bucket = this.#buckets[priority]!;
+    const head = this.#heads[priority]!;
+    if (head > 0) {
+      bucket[head - 1] = tag;
+      this.#heads[priority] = head - 1;
+    } else {
+      bucket.unshift(tag);
+    }
+    this.#size++;
+  }
+
+  /** Removes and returns the next tag (highest priority, oldest first), or -1. */
+  shift(): number {
+    for (let priority = this.#buckets.length - 1; priority >= 0; priority--) {
+      const bucket = this.#buckets[priority]!;
+      const head = this.#heads[priority]!;
+      if (head < bucket.length) {
+        const tag = bucket[head]!;
+        if (head + 1 === bucket.length) {
+          bucket.length = 0;
+          this.#heads[priority] = 0;
+        } else {
+          this.#heads[priority] = head + 1;
+        }
+        this.#size--;
+        return tag;
+      }
+    }
+    return -1;
+  }
+
+  /** Counts a tag that left without `shift` (its entry went 'gone' while queued). */
+  forget(): void {
+    this.#size--;
+  }
+}
+
+/** A binary min-heap of (time, tag), for delays, expiries and ack deadlines. */
+class TimeHeap {
+  readonly #times: number[] = [];
+  readonly #tags: number[] = [];
+
+  get size(): number {
+    return this.#times.length;
+  }
+
+  peekTime(): number {
+    return this.#times.length === 0 ? Number.POSITIVE_INFINITY : this.#times[0]!;
+  }
+
+  push(time: number, tag: number): void {
+    const times = this.#times;
+    const tags = this.#tags;
+    let i = times.length;
+    times.push(time);
+    tags.push(tag);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (times[parent]! <= time) break;
+      times[i] = times[parent]!;
+      tags[i] = tags[parent]!;
+      i = parent;
+    }
+    times[i] = time;
+    tags[i] = tag;
+  }
+
+  pop(): number {
+    const times = this.#times;
+    const tags = this.#tags;
+    const top = tags[0]!;
+    const lastTime = times.pop()!;
+    const lastTag = tags.pop()!;
+    const n = times.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= n) break;
+        const child = left + 1 < n && times[left + 1]! < times[left]! ? left + 1 : left;
+        if (times[child]! >= lastTime) break;
+        times[i] = times[child]!;
+        tags[i] = tags[child]!;
+        i = child;
+      }
+      times[i] = lastTime;
+      tags[i] = lastTag;
+    }
+    return top;
+  }
+}
+
+const encoder = new TextEncoder();
+
+export function createActor(options: unknown): ActorBehavior {
+  return new QueueActor(options as QueueActorDeclaration);
+}
+
+class QueueActor implements ActorBehavior {
+  readonly #options: QueueActorDeclaration;
+  #context: ActorContext | null = null;
+  readonly #entries = new Map<number, Entry>();
+  #nextTag = 1;
+  readonly #ready: ReadyTags;
+  #readyBytes = 0;
+  readonly #delayed = new TimeHeap();
+  #delayedCount = 0;
+  readonly #expiries = new TimeHeap();
+  readonly #deadlines = new TimeHeap();
+  readonly #consumers = new Map<number, Consumer>();
+  #order: number[] = [];
+  #turn = 0;
+  #deleted = false;
+  #timerAtMs = Number.POSITIVE_INFINITY;
+  #cancelTimer: (() => void) | null = null;
+  /** Log offsets settled during this receive: acknowledged together at its end. */
+  #settledOffsets: number[] = [];
+
+  constructor(options: QueueActorDeclaration) {
+    this.#options = options;
+    this.#ready = new ReadyTags(options.maxPriority + 1);
+  }
+
+  async start(context: ActorContext): Promise<void> {
+    this.#context = context;
+    if (this.#options.useLog) {
+      for await (const record of context.log.replay()) {
+        if (record.value === null) continue;
+        const { message } = readQueueMessage(record.value, 0, true);
+        this.#insert(message, record.offset, Date.now());
+      }
+    }
+    this.#arm();
+  }
+
+  receive(record: ActorRecord, context: ActorContext): void | Promise<void> {
+    switch (record.type) {
+      case QueueRecord.PUBLISH:
+        return this.#publish(record, context);
+      case QueueRecord.SUBSCRIBE:
+        return this.#answer(record.meta, () => this.#subscribe(JSON.parse(text(record.payload)) as { consumer: number; prefetch: number; ack: AckMode }));
+      case QueueRecord.CANCEL:
+        return this.#answer(record.meta, () => this.#cancel((JSON.parse(text(record.payload)) as { consumer: number }).consumer));
+      case QueueRecord.SETTLE:
+        this.#settle(record.payload);
+        return this.#flushAcks();
+      case QueueRecord.PURGE:
+        return this.#answer(record.meta, () => ({ purged: this.#purge() }));
+      case QueueRecord.STATS:
+        return this.#answer(record.meta, () => this.#stats());
+      case QueueRecord.DELETE:
+        return this.#answer(record.meta, () => {
+          const removed = this.#purge() + this.#dropUnacked();
+          this.#deleted = true;
+          return { deleted: removed };
+        });
+      default:
+        return assert.fail(`queue ${this.#options.name}: unknown record type ${record.type}`);
+    }
+  }
+
+  stop(): Promise<void> {
+    this.#cancelTimer?.();
+    return this.#flushAcks();
+  }
+
+  // --- requests -------------------------------------------------------------------------------
+
+  async #publish(record: ActorRecord, context: ActorContext): Promise<void> {
+    const meta = record.meta;
+    try {
+      if (this.#deleted) throw new NotFoundError(`queue "${this.#options.name}" was deleted; declare it again`);
+      const messages = decodeBatch(record.payload);
+      const nowMs = Date.now();
+      for (const message of messages) {
+        if (this.#options.messageTtlMs !== undefined) {
+          const queueExpiry = message.timestampMs + this.#options.messageTtlMs;
+          message.expiresAtMs = message.expiresAtMs === 0 ? queueExpiry : Math.min(message.expiresAtMs, queueExpiry);
+        }
+      }
+      this.#makeRoom(messages);
+      let baseOffset = -1;
+      if (this.#options.useLog) {
+        ({ baseOffset } = await context.log.append(messages.map((message) => ({ value: encodeQueueMessage(message) }))));
+      }
+      messages.forEach((message, i) => this.#insert(message, baseOffset === -1 ? -1 : baseOffset + i, nowMs));
+      this.#reply(meta, { ok: true, value: { count: messages.length } });
+      this.#dispatch();
+      this.#arm();
+      await this.#flushAcks();
+    } catch (error) {
+      this.#reply(meta, { ok: false, error: serializeError(error) });
+    }
+  }
+
+  /** Enforces maxLength/maxBytes before a publish: refuse it whole, or drop the oldest ready messages. */
+  #makeRoom(incoming: QueueMessage[]): void {
+    const { maxLength, maxBytes, overflow } = this.#options;
+    if (maxLength === undefined && maxBytes === undefined) return;
+    const addBytes = incoming.reduce((sum, m) => sum + m.body.byteLength, 0);
+    const over = () =>
+      (maxLength !== undefined && this.#readyCount() + incoming.length > maxLength) ||
+      (maxBytes !== undefined && this.#readyBytes + addBytes > maxBytes);
+    if (!over()) return;
+    if (overflow === 'reject-publish' || incoming.length > (maxLength ?? Number.POSITIVE_INFINITY) || addBytes > (maxBytes ?? Number.POSITIVE_INFINITY)) {
+      throw new QueueFullError(
+        `queue "${this.#options.name}" is full (maxLength ${maxLength ?? '-'}, maxBytes ${maxBytes ?? '-'}): the publish was rejected whole; consume, or raise the limit`,
+      );
+    }
+    while (over()) {
+      const entry = this.#nextReady(Number.NEGATIVE_INFINITY);
+      if (entry === null) break;
+      this.#deadLetter(entry, 'maxlen');
+    }
+  }
+
+  #subscribe(request: { consumer: number; prefetch: number; ack: AckMode }): { ok: true } {
+    if (this.#deleted) throw new NotFoundError(`queue "${this.#options.name}" was deleted`);
+    if (!this.#consumers.has(request.consumer)) this.#order.push(request.consumer);
+    this.#consumers.set(request.consumer, { id: request.consumer, prefetch: request.prefetch, ack: request.ack, inFlight: 0 });
+    this.#dispatch();
+    return { ok: true };
+  }
+
+  #cancel(consumerId: number): { requeued: number } {
+    this.#consumers.delete(consumerId);
+    this.#order = this.#order.filter((id) => id !== consumerId);
+    let requeued = 0;
+    for (const entry of this.#entries.values()) {
+      if (entry.state === 'unacked' && entry.consumer === consumerId) {
+        this.#requeue(entry);
+        requeued++;
+      }
+    }
+    this.#dispatch();
+    return { requeued };
+  }
+
+  #settle(payload: Uint8Array): void {
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    const how = payload[0]!;
+    const consumerId = view.getUint32(1, true);
+    const delayMs = view.getFloat64(5, true);
+    const count = view.getUint32(13, true);
+    const consumer = this.#consumers.get(consumerId);
+    for (let i = 0; i < count; i++) {
+      const tag = view.getFloat64(17 + 8 * i, true);
+      const entry = this.#entries.get(tag);
+      if (consumer !== undefined && consumer.inFlight > 0 && (entry === undefined || entry.consumer === consumerId)) consumer.inFlight--;
+      if (entry === undefined || entry.state !== 'unacked' || entry.consumer !== consumerId) continue;
+      switch (how) {
+        case Settle.ACK:
+          this.#remove(entry);
+          break;
+        case Settle.REQUEUE:
+          this.#requeue(entry);
+          break;
+        case Settle.REJECT:
+          this.#deadLetter(entry, 'rejected');
+          break;
+        case Settle.REQUEUE_LATER:
+          entry.message.notBeforeMs = Date.now() + delayMs;
+          entry.state = 'delayed';
+          this.#delayed.push(entry.message.notBeforeMs, entry.tag);
+          this.#delayedCount++;
+          break;
+        default:
+          assert.fail(`queue ${this.#options.name}: unknown settle kind ${how}`);
+      }
+    }
+    this.#dispatch();
+    this.#arm();
+  }
+
+  #purge(): number {
+    let purged = 0;
+    for (const entry of [...this.#entries.values()]) {
+      if (entry.state === 'ready' || entry.state === 'delayed') {
+        this.#remove(entry);
+        purged++;
+      }
+    }
+    return purged;
+  }
+
+  #dropUnacked(): number {
+    let dropped = 0;
+    for (const entry of [...this.#entries.values()]) {
+      if (entry.state === 'unacked') {
+        this.#remove(entry);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  #stats(): QueueStats {
+    let unacked = 0;
+    for (const entry of this.#entries.values()) if (entry.state === 'unacked') unacked++;
+    return { ready: this.#readyCount(), unacked, consumers: this.#consumers.size, delayed: this.#delayedCount, readyBytes: this.#readyBytes };
+  }
+
+  // --- message states -------------------------------------------------------------------------
+
+  #readyCount(): number {
+    return this.#ready.size;
+  }
+
+  #insert(message: QueueMessage, offset: number, nowMs: number): void {
+    const entry: Entry = { tag: this.#nextTag++, message, offset, bytes: message.body.byteLength, state: 'ready', consumer: 0 };
+    this.#entries.set(entry.tag, entry);
+    if (message.expiresAtMs > 0) this.#expiries.push(message.expiresAtMs, entry.tag);
+    if (message.notBeforeMs > nowMs) {
+      entry.state = 'delayed';
+      this.#delayed.push(message.notBeforeMs, entry.tag);
+      this.#delayedCount++;
+    } else {
+      this.#makeReady(entry, false);
+    }
+  }
+
+  #makeReady(entry: Entry, front: boolean): void {
+    entry.state = 'ready';
+    entry.consumer = 0;
+    if (front) this.#ready.unshift(entry.message.priority, entry.tag);
+    else this.#ready.push(entry.message.priority, entry.tag);
+    this.#readyBytes += entry.bytes;
+  }
+
+  /** The next ready entry, dead-lettering the expired ones found on the way; null if none. */
+  #nextReady(nowMs: number): Entry | null {
+    for (;;) {
+      const tag = this.#ready.shift();
+      if (tag === -1) return null;
+      const entry = this.#entries.get(tag);
+      if (entry === undefined || entry.state !== 'ready') continue;
+      this.#readyBytes -= entry.bytes;
+      entry.state = 'unacked';
+      if (entry.message.expiresAtMs > 0 && entry.message.expiresAtMs <= nowMs) {
+        this.#deadLetter(entry, 'expired');
+        continue;
+      }
+      return entry;
+    }
+  }
+
+  #requeue(entry: Entry): void {
+    const limit = this.#options.maxDeliveries;
+    if (limit !== undefined && entry.message.deliveries >= limit) {
+      this.#deadLetter(entry, 'delivery-limit');
+      return;
+    }
+    this.#makeReady(entry, true);
+  }
+
+  #remove(entry: Entry): void {
+    if (entry.state === 'ready') {
+      this.#readyBytes -= entry.bytes;
+      this.#ready.forget();
+    } else if (entry.state === 'delayed') {
+      this.#delayedCount--;
+    }
+    entry.state = 'gone';
+    this.#entries.delete(entry.tag);
+    if (entry.offset >= 0) this.#settledOffsets.push(entry.offset);
+  }
+
+  /** To the dead-letter queue (through the broker) when the queue has one; dropped otherwise. Either way, settled here. */
+  #deadLetter(entry: Entry, reason: DeadLetterReason): void {
+    if (this.#options.deadLetter !== undefined) {
+      const reasonBytes = encoder.encode(reason);
+      const payload = new Uint8Array(2 + reasonBytes.byteLength + encodedQueueMessageBytes(entry.message));
+      new DataView(payload.buffer).setUint16(0, reasonBytes.byteLength, true);
+      payload.set(reasonBytes, 2);
+      writeQueueMessage(entry.message, payload, 2 + reasonBytes.byteLength);
+      this.#context!.reply(QueueRecord.DEAD_LETTER, payload, 0);
+    }
+    this.#remove(entry);
+  }
+
+  // --- delivery -------------------------------------------------------------------------------
+
+  /** Delivers ready messages round robin to consumers with credit (prefetch never exceeded). */
+  #dispatch(): void {
+    const order = this.#order;
+    if (order.length === 0 || this.#readyCount() === 0) return;
+    const nowMs = Date.now();
+    let withoutCredit = 0;
+    while (this.#readyCount() > 0 && withoutCredit < order.length) {
+      const consumer = this.#consumers.get(order[this.#turn++ % order.length]!)!;
+      if (consumer.inFlight >= consumer.prefetch) {
+        withoutCredit++;
+        continue;
+      }
+      withoutCredit = 0;
+      const entry = this.#nextReady(nowMs);
+      if (entry === null) break;
+      entry.message.deliveries++;
+      entry.consumer = consumer.id;
+      consumer.inFlight++;
+      const payload = new Uint8Array(8 + encodedQueueMessageBytes(entry.message));
+      new DataView(payload.buffer).setFloat64(0, entry.tag, true);
+      writeQueueMessage(entry.message, payload, 8);
+      this.#context!.reply(QueueRecord.DELIVER, payload, consumer.id);
+      // At most once: settled as it leaves; the consumer still returns the credit.
+      if (consumer.ack === 'none') this.#remove(entry);
+      else if (this.#options.ackTimeoutMs !== undefined) this.#deadlines.push(nowMs + this.#options.ackTimeoutMs, entry.tag);
+    }
+  }
+
+  // --- time -----------------------------------------------------------------------------------
+
+  /** One actor timer, at the earliest of: a delay ending, an expiry, an ack deadline. */
+  #arm(): void {
+    const next = Math.min(this.#delayed.peekTime(), this.#expiries.peekTime(), this.#deadlines.peekTime());
+    if (next === this.#timerAtMs) return;
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
+    this.#timerAtMs = next;
+    if (next === Number.POSITIVE_INFINITY) return;
+    this.#cancelTimer = this.#context!.setTimer(next - Date.now(), () => {
+      this.#timerAtMs = Number.POSITIVE_INFINITY;
+      this.#cancelTimer = null;
+      return this.#onTime();
+    });
+  }
+
+  #onTime(): Promise<void> {
+    const nowMs = Date.now();
+    while (this.#delayed.peekTime() <= nowMs) {
+      const entry = this.#entries.get(this.#delayed.pop());
+      if (entry?.state !== 'delayed') continue;
+      this.#delayedCount--;
+      this.#makeReady(entry, false);
+    }
+    while (this.#expiries.peekTime() <= nowMs) {
+      const entry = this.#entries.get(this.#expiries.pop());
+      if (entry === undefined) continue;
+      if (entry.state === 'ready') {
+        this.#ready.forget();
+        this.#readyBytes -= entry.bytes;
+        entry.state = 'unacked';
+        this.#deadLetter(entry, 'expired');
+      } else if (entry.state === 'delayed') {
+        this.#delayedCount--;
+        entry.state = 'unacked';
+        this.#deadLetter(entry, 'expired');
+      }
+    }
+    while (this.#deadlines.peekTime() <= nowMs) {
+      const entry = this.#entries.get(this.#deadlines.pop());
+      if (entry?.state !== 'unacked') continue;
+      const consumer = this.#consumers.get(entry.consumer);
+      if (consumer !== undefined && consumer.inFlight > 0) consumer.inFlight--;
+      this.#requeue(entry);
+    }
+    this.#dispatch();
+    this.#arm();
+    return this.#flushAcks();
+  }
+
+  // --- answers --------------------------------------------------------------------------------
+
+  #answer(meta: number, work: () => unknown): Promise<void> {
+    try {
+      this.#reply(meta, { ok: true, value: work() });
+    } catch (error) {
+      this.#reply(meta, { ok: false, error: serializeError(error) });
+    }
+    this.#arm();
+    return this.#flushAcks();
+  }
+
+  #reply(meta: number, result: unknown): void {
+    if (meta !== 0) this.#context!.reply(QueueRecord.RESULT, encoder.encode(JSON.stringify(result)), meta);
+  }
+
+  /** Acknowledges in the log what this turn settled: one log append for all of them. */
+  async #flushAcks(): Promise<void> {
+    if (this.#settledOffsets.length === 0) return;
+    const offsets = this.#settledOffsets;
+    this.#settledOffsets = [];
+    await this.#context!.log.acknowledge(offsets);
+  }
+}
+
+function text(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+function decodeBatch(payload: Uint8Array): QueueMessage[] {
+  const count = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0, true);
+  const messages: QueueMessage[] = [];
+  let offset = 4;
+  for (let i = 0; i < count; i++) {
+    const { message, end } = readQueueMessage(payload, offset, true);
+    messages.push(message);
+    offset = end;
+  }
+  return messages;
+}

@@ -1,0 +1,220 @@
+/**
+ * `Queue`: point-to-point with competing consumers, on the broker's thread. Each queue is an
+ * actor (`queue:<name>`); this class turns API calls into records to it and back.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ActorRuntime } from '../actor/actor-runtime.js';
+import { deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
+import type { Codec } from './codec.js';
+import { encodedQueueMessageBytes, type QueueMessage, writeQueueMessage } from './queue-message.js';
+import { type ConsumeOptions, type ConsumerLink, type MessageHandler, QueueConsumer, type QueueDelivery } from './queue-consumer.js';
+import { type QueueOptions, QueueRecord, type QueueStats } from './queue-protocol.js';
+
+export interface SendOptions {
+  priority?: number;
+  delayMs?: number;
+  ttlMs?: number;
+  headers?: Record<string, string>;
+  id?: string;
+  correlationId?: string;
+  replyTo?: string;
+}
+
+export interface BatchItem extends SendOptions {
+  body: unknown;
+}
+
+/** What a queue needs from its broker. */
+export interface QueueHost {
+  readonly runtime: ActorRuntime;
+  nextConsumerId(): number;
+  registerConsumer(queue: Queue, consumer: QueueConsumer): void;
+  unregisterConsumer(consumer: QueueConsumer): void;
+  assertOpen(): void;
+  deleted(queue: Queue): void;
+  consumerError(queue: Queue, error: unknown, message: QueueDelivery): void;
+}
+
+export class Queue {
+  readonly name: string;
+  readonly actorId: string;
+  readonly options: Readonly<QueueOptions>;
+  readonly codec: Codec;
+  readonly #host: QueueHost;
+  readonly #consumers = new Set<QueueConsumer>();
+
+  constructor(name: string, options: QueueOptions, codec: Codec, host: QueueHost) {
+    this.name = name;
+    this.actorId = `queue:${name}`;
+    this.options = Object.freeze({ ...options });
+    this.codec = codec;
+    this.#host = host;
+  }
+
+  /** Publishes one message; resolves once confirmed (with a log: appended, and fsynced under 'always'). */
+  async send(body: unknown, options: SendOptions = {}): Promise<{ id: string }> {
+    const [message] = this.#messages([{ ...options, body }]);
+    await this.#publish([message!]);
+    return { id: message!.id };
+  }
+
+  /**
+   * Publishes messages with one confirm for the batch: all or none. An item is a body, or
+   * `{ body, ...sendOptions }` (an object with a `body` key is read as such).
+   */
+  async sendBatch(items: readonly unknown[]): Promise<{ ids: string[] }> {
+    if (!Array.isArray(items)) throw new InvalidArgumentError('sendBatch takes an array of bodies or { body, ...options }');
+    const messages = this.#messages(items.map((item) => (isBatchItem(item) ? item : { body: item })));
+    if (messages.length > 0) await this.#publish(messages);
+    return { ids: messages.map((m) => m.id) };
+  }
+
+  consume(handler: MessageHandler, options: ConsumeOptions = {}): QueueConsumer {
+    this.#host.assertOpen();
+    const consumer = new QueueConsumer(this.#host.nextConsumerId(), handler, options, this.codec, this.#link, (error, message) => this.#host.consumerError(this, error, message));
+    this.#consumers.add(consumer);
+    this.#host.registerConsumer(this, consumer);
+    void this.#subscribe(consumer).catch((error: unknown) => this.#host.consumerError(this, error, undefined as never));
+    void consumer.closed.then(() => {
+      this.#consumers.delete(consumer);
+      this.#host.unregisterConsumer(consumer);
+    });
+    return consumer;
+  }
+
+  /** Messages as an async iterator, with manual acks (call `msg.ack()`); breaking out closes the consumer. */
+  async *messages(options: { prefetch?: number } = {}): AsyncGenerator<QueueDelivery> {
+    const buffered: QueueDelivery[] = [];
+    let wake: (() => void) | null = null;
+    const consumer = this.consume(
+      (message) => {
+        buffered.push(message);
+        wake?.();
+      },
+      { ack: 'manual', prefetch: options.prefetch ?? 100, concurrency: 65_535 },
+    );
+    try {
+      for (;;) {
+        while (buffered.length === 0 && consumer.state === 'consuming') await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        const next = buffered.shift();
+        if (next === undefined) return;
+        yield next;
+      }
+    } finally {
+      await consumer.close();
+    }
+  }
+
+  async purge(): Promise<{ purged: number }> {
+    return (await this.#request(QueueRecord.PURGE, new Uint8Array(0))) as { purged: number };
+  }
+
+  async stats(): Promise<QueueStats> {
+    return (await this.#request(QueueRecord.STATS, new Uint8Array(0))) as QueueStats;
+  }
+
+  /** Deletes the queue and its messages; its consumers are closed. */
+  async delete(): Promise<{ deleted: number }> {
+    for (const consumer of [...this.#consumers]) await consumer.close();
+    const result = (await this.#request(QueueRecord.DELETE, new Uint8Array(0))) as { deleted: number };
+    await this.#host.runtime.stop(this.actorId);
+    this.#host.deleted(this);
+    return result;
+  }
+
+  /** Called by the broker when the queue actor restarted: consumers subscribe again. */
+  async restarted(): Promise<void> {
+    for (const consumer of this.#consumers) await consumer.queueRestarted();
+  }
+
+  readonly #link: ConsumerLink = {
+    settle: (consumerId, how, tags, delayMs) => {
+      const payload = new Uint8Array(17 + 8 * tags.length);
+      const view = new DataView(payload.buffer);
+      payload[0] = how;
+      view.setUint32(1, consumerId, true);
+      view.setFloat64(5, delayMs, true);
+      view.setUint32(13, tags.length, true);
+      tags.forEach((tag, i) => view.setFloat64(17 + 8 * i, tag, true));
+      void this.#host.runtime.send(this.actorId, QueueRecord.SETTLE, payload).catch(() => undefined);
+    },
+    cancel: async (consumerId) => {
+      await this.#request(QueueRecord.CANCEL, jsonBytes({ consumer: consumerId }));
+    },
+    resubscribe: (consumer) => this.#subscribe(consumer),
+  };
+
+  async #subscribe(consumer: QueueConsumer): Promise<void> {
+    await this.#request(QueueRecord.SUBSCRIBE, jsonBytes({ consumer: consumer.id, prefetch: consumer.prefetch, ack: consumer.ack }));
+  }
+
+  async #publish(messages: QueueMessage[]): Promise<void> {
+    let bytes = 4;
+    for (const message of messages) bytes += encodedQueueMessageBytes(message);
+    const payload = new Uint8Array(bytes);
+    new DataView(payload.buffer).setUint32(0, messages.length, true);
+    let offset = 4;
+    for (const message of messages) offset = writeQueueMessage(message, payload, offset);
+    await this.#request(QueueRecord.PUBLISH, payload);
+  }
+
+  async #request(type: number, payload: Uint8Array): Promise<unknown> {
+    this.#host.assertOpen();
+    const reply = await this.#host.runtime.request(this.actorId, type, payload, { replyType: QueueRecord.RESULT, timeoutMs: 60_000 });
+    const result = JSON.parse(new TextDecoder().decode(reply.payload)) as { ok: true; value: unknown } | { ok: false; error: SerializedError };
+    if (!result.ok) throw deserializeError(result.error);
+    return result.value;
+  }
+
+  /** Validates and encodes: every bad field is a typed error before anything is sent. */
+  #messages(items: readonly BatchItem[]): QueueMessage[] {
+    this.#host.assertOpen();
+    const nowMs = Date.now();
+    return items.map((item) => {
+      const priority = item.priority ?? 0;
+      if (!Number.isInteger(priority) || priority < 0 || priority > this.options.maxPriority) {
+        throw new InvalidArgumentError(
+          this.options.maxPriority === 0
+            ? `queue "${this.name}" has no priorities (maxPriority 0): send without priority, or declare it with maxPriority`
+            : `priority must be an integer 0 .. ${this.options.maxPriority} on queue "${this.name}", got ${priority}`,
+        );
+      }
+      const delayMs = item.delayMs ?? 0;
+      if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`delayMs must be a finite number >= 0, got ${delayMs}`);
+      const ttlMs = item.ttlMs;
+      if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) throw new InvalidArgumentError(`ttlMs must be a finite number > 0, got ${ttlMs}`);
+      const headers = item.headers ?? {};
+      for (const [name, value] of Object.entries(headers)) {
+        if (typeof value !== 'string') throw new InvalidArgumentError(`header ${JSON.stringify(name)} must be a string, got ${typeof value}`);
+      }
+      for (const key of ['id', 'correlationId', 'replyTo'] as const) {
+        const value = item[key];
+        if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 1024)) {
+          throw new InvalidArgumentError(`${key} must be a non-empty string of at most 1024 characters`);
+        }
+      }
+      const message: QueueMessage = {
+        id: item.id ?? randomUUID(),
+        body: this.codec.encode(item.body),
+        headers: { ...headers },
+        priority,
+        timestampMs: nowMs,
+        expiresAtMs: ttlMs === undefined ? 0 : nowMs + ttlMs,
+        notBeforeMs: delayMs > 0 ? nowMs + delayMs : 0,
+        deliveries: 0,
+      };
+      if (item.correlationId !== undefined) message.correlationId = item.correlationId;
+      if (item.replyTo !== undefined) message.replyTo = item.replyTo;
+      return message;
+    });
+  }
+}
+
+function isBatchItem(item: unknown): item is BatchItem {
+  return item !== null && typeof item === 'object' && !ArrayBuffer.isView(item) && Object.hasOwn(item, 'body');
+}
+
+function jsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
