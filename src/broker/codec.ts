@@ -33,10 +33,9 @@
  *   BigInts within 64 bits round-trip as BigInts (int64 decodes as a BigInt); Dates round-trip as
  *   Dates (the standard timestamp extension); Maps decode as objects, Sets as arrays; a nested
  *   `undefined` round-trips as msgpackr's undefined extension (a nested function becomes it too);
- *   `-0` becomes `0`. Only a top-level
- *   string is checked for lone surrogates: msgpackr replaces them in nested strings. msgpackr's
- *   optional native addon (msgpackr-extract) only speeds up string decoding; without it the
- *   bytes and values are the same (tested).
+ *   `-0` becomes `0`. Only a top-level string is checked for lone surrogates: msgpackr replaces
+ *   them in nested strings. msgpackr's optional native addon (msgpackr-extract) only speeds up
+ *   string decoding; without it the bytes and values are the same (tested).
  * - **raw takes bytes or strings only**; a string must be well-formed UTF-16 (no lone
  *   surrogate: it would not come back). `decode` returns the payload itself, not a copy: under raw
  *   `msg.body` is `msg.bytes`, a `Uint8Array` (wrap it with `Buffer.from(b.buffer, b.byteOffset,
