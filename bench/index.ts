@@ -15,4 +15,9 @@ export const suites: Record<string, { load: () => Promise<Suite>; needsServer: b
     needsServer: false,
     about: 'write-ahead log append (3 sizes x 3 fsync policies, group commit) and recovery, against raw disk ceilings',
   },
+  actor: {
+    load: async () => (await import('./actor.js')).actorSuite,
+    needsServer: false,
+    about: 'actor dispatch rate through host scheduling, restart time from crash to serving again, cost of 10,000 idle actors',
+  },
 };
