@@ -46,6 +46,9 @@ export function readU64(buf: Uint8Array, pos: number): number {
 
 /** Bytes a LEB128 varint of `value` (a non-negative safe integer) takes. */
 export function varintBytes(value: number): number {
+  // Lengths and deltas are nearly always below 2^14: answer those without a loop.
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
   let bytes = 1;
   while (value >= 0x80) {
     value = Math.floor(value / 0x80);
@@ -56,6 +59,15 @@ export function varintBytes(value: number): number {
 
 /** Writes an unsigned LEB128 varint and returns the position after it. */
 export function writeVarint(buf: Uint8Array, pos: number, value: number): number {
+  if (value < 0x80) {
+    buf[pos] = value;
+    return pos + 1;
+  }
+  if (value < 0x4000) {
+    buf[pos] = (value & 0x7f) | 0x80;
+    buf[pos + 1] = value >>> 7;
+    return pos + 2;
+  }
   while (value >= 0x80) {
     buf[pos++] = (value % 0x80) | 0x80;
     value = Math.floor(value / 0x80);

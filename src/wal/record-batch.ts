@@ -119,19 +119,22 @@ export interface BatchFields {
 }
 
 function recordBodyBytes(record: RecordInput, offsetDelta: number, timestampDelta: number): number {
-  const keyBytes = record.key == null ? 0 : record.key.byteLength;
-  const valueBytes = record.value === null ? 0 : record.value.byteLength;
-  let bytes = 1 + varintBytes(offsetDelta) + varintBytes(zigzag(timestampDelta));
-  bytes += varintBytes(record.key == null ? 0 : keyBytes + 1) + keyBytes;
+  const key = record.key;
+  const value = record.value;
   const headers = record.headers;
-  bytes += varintBytes(headers === undefined ? 0 : headers.length);
-  if (headers !== undefined) {
-    for (const [name, value] of headers) {
+  // attributes byte, offset delta, timestamp delta; then the key, header and value fields
+  let bytes = 1 + varintBytes(offsetDelta) + varintBytes(zigzag(timestampDelta));
+  bytes += key == null ? 1 : varintBytes(key.byteLength + 1) + key.byteLength;
+  if (headers === undefined || headers.length === 0) {
+    bytes += 1;
+  } else {
+    bytes += varintBytes(headers.length);
+    for (const [name, headerValue] of headers) {
       const nameBytes = Buffer.byteLength(name, 'utf8');
-      bytes += varintBytes(nameBytes) + nameBytes + varintBytes(value.byteLength) + value.byteLength;
+      bytes += varintBytes(nameBytes) + nameBytes + varintBytes(headerValue.byteLength) + headerValue.byteLength;
     }
   }
-  bytes += varintBytes(record.value === null ? 0 : valueBytes + 1) + valueBytes;
+  bytes += value === null ? 1 : varintBytes(value.byteLength + 1) + value.byteLength;
   return bytes;
 }
 
@@ -141,6 +144,8 @@ export interface BatchPlan {
   firstTimestampMs: number;
   maxTimestampMs: number;
   lastOffsetDelta: number;
+  /** Each record's body size as planned, so that encoding does not size every record again. */
+  recordBodyBytes?: number[];
 }
 
 /**
@@ -165,14 +170,18 @@ export function planBatch(
     }
   }
   let bytes = BATCH_HEADER_BYTES + logName.byteLength;
+  // One array per batch (not per record): the encoder reads the sizes back.
+  const bodies = new Array<number>(records.length);
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     const ts = record.timestampMs ?? defaultTimestampMs;
     if (ts > max) max = ts;
     const body = recordBodyBytes(record, offsetDeltas === undefined ? i : offsetDeltas[i]!, ts - first);
+    bodies[i] = body;
     bytes += varintBytes(body) + body;
   }
   return {
+    recordBodyBytes: bodies,
     batchLength: bytes,
     firstTimestampMs: first,
     maxTimestampMs: max,
@@ -204,12 +213,15 @@ export function encodeBatch(
   writeU32(target, pos + BATCH_WRITER_EPOCH_OFFSET, fields.writerEpoch);
   target.set(fields.logName, pos + BATCH_HEADER_BYTES);
   let p = pos + BATCH_HEADER_BYTES + fields.logName.byteLength;
+  const bodies = plan.recordBodyBytes !== undefined && plan.recordBodyBytes.length === records.length ? plan.recordBodyBytes : null;
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     const ts = record.timestampMs ?? defaultTimestampMs;
     const offsetDelta = offsetDeltas === undefined ? i : offsetDeltas[i]!;
     const timestampDelta = ts - plan.firstTimestampMs;
-    p = writeVarint(target, p, recordBodyBytes(record, offsetDelta, timestampDelta));
+    const body = bodies === null ? recordBodyBytes(record, offsetDelta, timestampDelta) : bodies[i]!;
+    p = writeVarint(target, p, body);
+    const bodyEnd = p + body;
     target[p++] = record.attributes ?? 0;
     p = writeVarint(target, p, offsetDelta);
     p = writeVarint(target, p, zigzag(timestampDelta));
@@ -241,6 +253,9 @@ export function encodeBatch(
       target.set(record.value, p);
       p += record.value.byteLength;
     }
+    // The plan and the record must agree, or the body length field would lie (a record changed
+    // between planning and encoding). A comparison, not an assert call: this runs per record.
+    if (p !== bodyEnd) assert.fail(`record ${i} encoded to ${p - bodyEnd + body} bytes, planned ${body}`);
   }
   // The encoder and the planner must agree to the byte, or the next batch would start inside this one.
   assert.equal(p - pos, plan.batchLength, 'encoded batch length differs from its plan');
