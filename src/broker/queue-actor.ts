@@ -247,6 +247,7 @@ class QueueActor implements ActorBehavior {
         ({ baseOffset } = await context.log.append(messages.map((message) => ({ value: encodeQueueMessage(message) }))));
       }
       messages.forEach((message, i) => this.#insert(message, baseOffset === -1 ? -1 : baseOffset + i, nowMs));
+      this.#trimHead();
       this.#reply(meta, { ok: true, value: { count: messages.length } });
       this.#dispatch();
       this.#arm();
@@ -256,21 +257,23 @@ class QueueActor implements ActorBehavior {
     }
   }
 
-  /** Enforces maxLength/maxBytes before a publish: refuse it whole, or drop the oldest ready messages. */
+  /** Under reject-publish, refuses a publish that would take the queue past maxLength/maxBytes (whole, before anything is stored). */
   #makeRoom(incoming: QueueMessage[]): void {
     const { maxLength, maxBytes, overflow } = this.#options;
-    if (maxLength === undefined && maxBytes === undefined) return;
+    if (overflow !== 'reject-publish' || (maxLength === undefined && maxBytes === undefined)) return;
     const addBytes = incoming.reduce((sum, m) => sum + m.body.byteLength, 0);
-    const over = () =>
-      (maxLength !== undefined && this.#readyCount() + incoming.length > maxLength) ||
-      (maxBytes !== undefined && this.#readyBytes + addBytes > maxBytes);
-    if (!over()) return;
-    if (overflow === 'reject-publish' || incoming.length > (maxLength ?? Number.POSITIVE_INFINITY) || addBytes > (maxBytes ?? Number.POSITIVE_INFINITY)) {
+    if ((maxLength !== undefined && this.#readyCount() + incoming.length > maxLength) || (maxBytes !== undefined && this.#readyBytes + addBytes > maxBytes)) {
       throw new QueueFullError(
         `queue "${this.#options.name}" is full (maxLength ${maxLength ?? '-'}, maxBytes ${maxBytes ?? '-'}): the publish was rejected whole; consume, or raise the limit`,
       );
     }
-    while (over()) {
+  }
+
+  /** Under drop-head, drops (dead-letters) the oldest ready messages while the queue is past its bounds. */
+  #trimHead(): void {
+    const { maxLength, maxBytes, overflow } = this.#options;
+    if (overflow !== 'drop-head') return;
+    while ((maxLength !== undefined && this.#readyCount() > maxLength) || (maxBytes !== undefined && this.#readyBytes > maxBytes)) {
       const entry = this.#nextReady(Number.NEGATIVE_INFINITY);
       if (entry === null) break;
       this.#deadLetter(entry, 'maxlen');

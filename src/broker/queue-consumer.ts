@@ -173,14 +173,15 @@ export class QueueConsumer {
     if (this.#state !== 'consuming') return this.closed;
     this.#state = 'closing';
     for (const delivery of this.#waiting.splice(0)) if (!delivery.settled) this.settleDelivery(delivery, Settle.REQUEUE, 0);
+    // Handlers in progress finish and settle first: cancelling before would requeue (and so
+    // deliver again) messages they are about to acknowledge.
+    if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     this.#flush();
     try {
       await this.#link.cancel(this.id);
     } catch (error) {
       if (!(error instanceof ClosedError)) throw error;
     }
-    if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-    this.#flush();
     this.#state = 'closed';
     this.#resolveClosed();
     return this.closed;
