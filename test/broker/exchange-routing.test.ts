@@ -128,7 +128,7 @@ describe('exchange routing', () => {
         fc.tuple(fc.constant('unbind' as const), destination, options),
         fc.tuple(fc.constant('route' as const), key, fc.option(headers, { nil: undefined })),
       );
-      fc.assert(fc.property(fc.array(op, { maxLength: 50 }), (ops) => {
+      fc.assert(fc.property(fc.array(op, { minLength: 10, maxLength: 80 }), (ops) => {
         const ex = new ExchangeRouter(type);
         let model: Array<[string, BindOptions]> = [];
         for (const o of ops) {

@@ -126,7 +126,7 @@ describe('topic matching', () => {
       fc.record({ kind: fc.constant('unbind' as const), pattern, destination: fc.constantFrom('q1', 'q2', 'q3', 'q4') }),
       fc.record({ kind: fc.constant('route' as const), key }),
     );
-    fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+    fc.assert(fc.property(fc.array(op, { minLength: 10, maxLength: 80 }), (ops) => {
       const table = new TopicRoutingTable();
       const model = new Set<string>(); // "pattern\u0000destination"
       for (const o of ops) {
