@@ -30,7 +30,7 @@ import { ActorRuntime, type RuntimeEvent } from '../src/actor/actor-runtime.js';
 import type { ActorAddress } from '../src/actor/supervisor.js';
 import { workerFileUrl } from '../src/threads/worker-file.js';
 import { ADD, COUNT, decodeCounts, NOTE, type BenchActorCounts } from '../workers/bench/bench-actor.js';
-import { type BenchResult, median, quantileSorted, type Suite, type SuiteOptions } from './report.js';
+import { type BenchResult, median, quantileSorted, type Suite, type SuiteOptions, measureIdleCores } from './report.js';
 
 const PAYLOAD_BYTES = 16;
 const RESTART_BACKOFF_MS = 1;
@@ -312,13 +312,6 @@ async function restartRows(options: SuiteOptions): Promise<BenchResult[]> {
 
 // --- idle -------------------------------------------------------------------------------------
 
-async function measureIdleCores(windowMs: number): Promise<number> {
-  const before = process.cpuUsage();
-  const wallBefore = performance.now();
-  await sleep(windowMs);
-  const cpu = process.cpuUsage(before);
-  return (cpu.user + cpu.system) / ((performance.now() - wallBefore) * 1000);
-}
 
 async function idleRows(options: SuiteOptions): Promise<BenchResult[]> {
   const count = options.quick ? 2_000 : 10_000;

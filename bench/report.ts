@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 
 /**
  * The shape `baton bench --json` prints (API.md):
@@ -70,6 +71,18 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[rank]!;
+}
+
+/**
+ * Process CPU (every thread) per wall second over `windowMs` of idling: 1.00 is one core busy.
+ * The caller lets start-up settle first.
+ */
+export async function measureIdleCores(windowMs: number): Promise<number> {
+  const before = process.cpuUsage();
+  const wallBefore = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const cpu = process.cpuUsage(before);
+  return (cpu.user + cpu.system) / ((performance.now() - wallBefore) * 1000);
 }
 
 function formatRate(value: number | null): string {

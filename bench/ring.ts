@@ -17,7 +17,7 @@ import { Bench } from 'tinybench';
 import { allocateRing, attachWriter, RingConsumer, RingReader } from '../src/ring/index.js';
 import { workerFileUrl } from '../src/threads/worker-file.js';
 import type { LatencyReport, PeerData, PeerRole, ThroughputReport } from '../workers/bench/ring-peer.js';
-import { type BenchResult, median, quantileSorted, type Suite, type SuiteOptions } from './report.js';
+import { type BenchResult, measureIdleCores, median, quantileSorted, type Suite, type SuiteOptions } from './report.js';
 
 const SIZES = [16, 64, 256, 1024] as const;
 const RING_CAPACITY = 1 << 20;
@@ -243,13 +243,9 @@ async function latencyRows(options: SuiteOptions): Promise<BenchResult[]> {
   });
 }
 
-async function measureIdleCores(windowMs: number): Promise<number> {
+async function settledIdleCores(windowMs: number): Promise<number> {
   await sleep(200); // let start-up settle (JIT, GC)
-  const before = process.cpuUsage();
-  const wallBefore = performance.now();
-  await sleep(windowMs);
-  const cpu = process.cpuUsage(before);
-  return (cpu.user + cpu.system) / ((performance.now() - wallBefore) * 1000);
+  return measureIdleCores(windowMs);
 }
 
 async function idleRows(options: SuiteOptions): Promise<BenchResult[]> {
@@ -257,27 +253,27 @@ async function idleRows(options: SuiteOptions): Promise<BenchResult[]> {
   const row = (name: string, cores: number): BenchResult => ({ name, messages: 0, msgsPerSec: null, mbPerSec: null, p50Us: null, p99Us: null, extra: { cores } });
   const rows: BenchResult[] = [];
 
-  const baselineCores = await measureIdleCores(windowMs);
+  const baselineCores = await settledIdleCores(windowMs);
   rows.push(row('idle: process with no consumer (reference)', baselineCores));
 
   const buffer = allocateRing({ capacity: RING_CAPACITY, kind: 'single-producer' });
   const parked = new PeerThread({ role: 'idle-ring-consumer', size: 0, warmup: 0, count: 0, start: new SharedArrayBuffer(4), buffer });
   await parked.next('ready');
-  rows.push(row('idle: ring consumer parked in a worker (Atomics.wait)', await measureIdleCores(windowMs)));
+  rows.push(row('idle: ring consumer parked in a worker (Atomics.wait)', await settledIdleCores(windowMs)));
   new RingReader(buffer).close();
   await parked.next('done');
   await parked.worker.terminate();
 
   const mainBuffer = allocateRing({ capacity: RING_CAPACITY, kind: 'multi-producer' });
   const loop = new RingConsumer(new RingReader(mainBuffer), () => {});
-  rows.push(row('idle: ring consumer parked on the main thread (Atomics.waitAsync)', await measureIdleCores(windowMs)));
+  rows.push(row('idle: ring consumer parked on the main thread (Atomics.waitAsync)', await settledIdleCores(windowMs)));
   loop.stop();
   await loop.done;
 
   const stop = new SharedArrayBuffer(4);
   const spinner = new PeerThread({ role: 'idle-ringbufjs-consumer', size: 0, warmup: 0, count: 0, start: stop, buffer: RingBuffer.getStorageForCapacity(1024, Uint8Array) });
   await spinner.next('ready');
-  rows.push(row('idle: ringbuf.js consumer polling an empty ring (peer)', await measureIdleCores(windowMs)));
+  rows.push(row('idle: ringbuf.js consumer polling an empty ring (peer)', await settledIdleCores(windowMs)));
   Atomics.store(new Int32Array(stop), 0, 1);
   await spinner.next('done');
   await spinner.worker.terminate();

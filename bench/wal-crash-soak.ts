@@ -17,6 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { workerFileUrl } from '../src/threads/worker-file.js';
 import { Wal } from '../src/wal/wal.js';
+import { prng } from './prng.js';
 
 export interface CrashCycleOptions {
   cycles: number;
@@ -36,15 +37,10 @@ export interface CrashCycleReport {
   truncations: number;
 }
 
+/** Uniform in [0, 1), seeded. */
 export function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
+  return () => next() / 4294967296;
 }
 
 const POLICIES = ['always', 'interval', 'never'] as const;

@@ -16,31 +16,21 @@ import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring
 import { portEndpoint } from '../threads/comlink-port.js';
 import { workerFileUrl } from '../threads/worker-file.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
-import type { PlacementStrategy } from './placement.js';
-import type { SupervisorPolicyOptions } from './supervision.js';
 import {
   type ActorAddress,
   type ActorDeclaration,
   listenerProxy,
   type RuntimeEvent,
   type RuntimeStats,
+  type RuntimeTuning,
   type SupervisorApi,
 } from './supervisor.js';
 
 export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './supervisor.js';
 
-export interface ActorRuntimeOptions {
+export interface ActorRuntimeOptions extends RuntimeTuning {
   /** Actor-host threads; default os.availableParallelism(). */
   workers?: number;
-  dataDir?: string;
-  placement?: PlacementStrategy;
-  supervisor?: SupervisorPolicyOptions;
-  /** A host busy with a frozen heartbeat this long is stalled and replaced. Default 2000 ms. */
-  stallTimeoutMs?: number;
-  /** Inbox ring of each host, in bytes (a power of two). Default 4 MiB. */
-  inboxBytes?: number;
-  /** Heap limit of each host thread in MiB: a host past it dies (out of memory) and is replaced. */
-  hostHeapMb?: number;
   /** With a dataDir: 'always' (default) confirms appends after the covering fdatasync. */
   fsync?: 'always' | 'interval' | 'never';
   fsyncIntervalMs?: number;

@@ -39,17 +39,22 @@ import {
   validateRestartType,
 } from './supervision.js';
 
-export interface SupervisorInit {
-  workers: number;
+/** How the runtime's threads are set up: the options users give and the supervisor takes. */
+export interface RuntimeTuning {
+  /** Durable storage (the WAL); omitted: memory only. */
   dataDir?: string;
   placement?: PlacementStrategy;
   supervisor?: SupervisorPolicyOptions;
-  /** A host that is busy with a heartbeat frozen this long is stalled. Default 2000 ms. */
+  /** A host busy with a frozen heartbeat this long is stalled and replaced. Default 2000 ms. */
   stallTimeoutMs?: number;
-  /** Inbox ring of each host, in bytes. Default 4 MiB. */
+  /** Inbox ring of each host, in bytes (a power of two). Default 4 MiB. */
   inboxBytes?: number;
-  /** Heap limit of each host thread (its old generation), in MiB; past it the host dies with ERR_WORKER_OUT_OF_MEMORY. Default: Node's. */
+  /** Heap limit of each host thread (its old generation), in MiB; past it the host dies with ERR_WORKER_OUT_OF_MEMORY and is replaced. Default: Node's. */
   hostHeapMb?: number;
+}
+
+export interface SupervisorInit extends RuntimeTuning {
+  workers: number;
   /** The storage thread's options: a data directory (the WAL) or none (memory only). */
   storage: StorageWorkerData;
 }

@@ -30,13 +30,13 @@ import {
 import { wakeConsumer } from './ring-wait.js';
 import { RingWriter } from './ring-writer.js';
 
-const NO_PENDING_CLAIM = -1;
-
 export class MultiProducerWriter extends RingWriter {
   readonly #slotPosition: number;
   readonly #slotBytes: number;
-  #claimIndex = NO_PENDING_CLAIM;
-  #claimRecordBytes = 0;
+
+  protected override claimTail(): number {
+    return Atomics.load(this.ints, TAIL);
+  }
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer, 'multi-producer');
@@ -48,7 +48,7 @@ export class MultiProducerWriter extends RingWriter {
     const recordBytes = RECORD_HEADER_BYTES + payload.length;
     this.checkWrite(type, destination);
     this.checkSize(recordBytes);
-    assert(this.#claimIndex === NO_PENDING_CLAIM, 'commit or abort the pending claim before writing again');
+    this.assertNoPendingClaim();
     const alignedBytes = alignRecord(recordBytes);
     const index = this.#claim(alignedBytes);
     if (index < 0) return false;
@@ -59,7 +59,7 @@ export class MultiProducerWriter extends RingWriter {
 
   override tryWriteBatch(type: number, destination: number, payloads: readonly Uint8Array[], start = 0, end = payloads.length): number {
     this.checkBatch(type, destination, payloads, start, end);
-    assert(this.#claimIndex === NO_PENDING_CLAIM, 'commit or abort the pending claim before writing again');
+    this.assertNoPendingClaim();
     if (start >= end) return 0;
     // One claim covers the batch. Keep it within half the ring, which any claim fits once the
     // ring drains; under contention, halve it until it fits now.
@@ -97,41 +97,25 @@ export class MultiProducerWriter extends RingWriter {
     const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
     this.checkWrite(type, destination);
     this.checkSize(recordBytes);
-    assert(this.#claimIndex === NO_PENDING_CLAIM, 'one claim at a time: commit or abort the pending one');
+    this.assertNoPendingClaim();
     const index = this.#claim(alignRecord(recordBytes));
     if (index < 0) return -1;
-    const lengthIndex = (DATA_OFFSET + index) >> 2;
-    this.ints[lengthIndex + 1] = type;
-    this.ints[lengthIndex + 2] = destination;
-    this.ints[lengthIndex + 3] = meta;
-    this.#claimIndex = index;
-    this.#claimRecordBytes = recordBytes;
-    return DATA_OFFSET + index + RECORD_HEADER_BYTES;
+    return this.writeClaimHeader(index, type, destination, meta, recordBytes);
   }
 
   override commit(payloadOffset: number): void {
-    const index = this.#takeClaim(payloadOffset);
-    this.#commitClaim(index, this.#claimRecordBytes, alignRecord(this.#claimRecordBytes));
+    const index = this.takeClaim(payloadOffset);
+    this.#commitClaim(index, this.claimRecordBytes, alignRecord(this.claimRecordBytes));
   }
 
   override abort(payloadOffset: number): void {
-    const index = this.#takeClaim(payloadOffset);
+    const index = this.takeClaim(payloadOffset);
     // TAIL has moved past the claim, so it must be consumed: commit it as padding.
     this.ints[((DATA_OFFSET + index) >> 2) + 1] = PADDING_TYPE;
-    this.#commitClaim(index, alignRecord(this.#claimRecordBytes), alignRecord(this.#claimRecordBytes));
+    this.#commitClaim(index, alignRecord(this.claimRecordBytes), alignRecord(this.claimRecordBytes));
   }
 
-  protected override hasSpaceFor(alignedBytes: number): boolean {
-    const tail = Atomics.load(this.ints, TAIL);
-    return this.capacity - ((tail - Atomics.load(this.ints, HEAD)) >>> 0) >= this.memory.claimBytes(tail, alignedBytes);
-  }
 
-  #takeClaim(payloadOffset: number): number {
-    const index = this.#claimIndex;
-    assert(index !== NO_PENDING_CLAIM && payloadOffset === DATA_OFFSET + index + RECORD_HEADER_BYTES, 'commit/abort of an offset that is not the pending claim');
-    this.#claimIndex = NO_PENDING_CLAIM;
-    return index;
-  }
 
   /**
    * Claims `recordsBytes` of contiguous space (plus padding to the end when they do not fit

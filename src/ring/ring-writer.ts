@@ -4,9 +4,11 @@
  * in `SingleProducerWriter` (plain stores, TAIL published once per batch) and
  * `MultiProducerWriter` (space claimed with compareExchange, commit by length).
  */
+import assert from 'node:assert';
 import { ClosedError, InvalidArgumentError, MessageTooLargeError } from '../errors.js';
 import {
   CLOSED,
+  DATA_OFFSET,
   HEAD,
   NO_CLAIM,
   RECORD_HEADER_BYTES,
@@ -22,6 +24,8 @@ import {
   alignRecord,
 } from './ring-layout.js';
 import { parkProducer, parkProducerAsync } from './ring-wait.js';
+
+const NO_PENDING_CLAIM = -1;
 
 export abstract class RingWriter {
   readonly memory: RingMemory;
@@ -69,8 +73,42 @@ export abstract class RingWriter {
   abstract commit(payloadOffset: number): void;
   abstract abort(payloadOffset: number): void;
 
+  /** The tail a new claim would start from (this writer's own view for a single producer). */
+  protected abstract claimTail(): number;
+
+  /** Data index of the record claimed by `tryClaim` and not yet committed or aborted; -1: none. */
+  protected claimIndex = NO_PENDING_CLAIM;
+  protected claimRecordBytes = 0;
+
   /** True if a record of `alignedBytes` (with any padding before it) fits now. */
-  protected abstract hasSpaceFor(alignedBytes: number): boolean;
+  protected hasSpaceFor(alignedBytes: number): boolean {
+    const tail = this.claimTail();
+    return this.capacity - ((tail - Atomics.load(this.ints, HEAD)) >>> 0) >= this.memory.claimBytes(tail, alignedBytes);
+  }
+
+  /** Ends the pending claim, checking that `payloadOffset` is its payload; returns its data index. */
+  protected takeClaim(payloadOffset: number): number {
+    const index = this.claimIndex;
+    assert(index !== NO_PENDING_CLAIM && payloadOffset === DATA_OFFSET + index + RECORD_HEADER_BYTES, 'commit/abort of an offset that is not the pending claim');
+    this.claimIndex = NO_PENDING_CLAIM;
+    return index;
+  }
+
+  /** One claim at a time per writer: a write while a claim is pending is a programming error. */
+  protected assertNoPendingClaim(): void {
+    if (this.claimIndex !== NO_PENDING_CLAIM) assert.fail('commit or abort the pending claim before writing again');
+  }
+
+  /** Writes a claimed record's header fields other than its length (the length is its commit). */
+  protected writeClaimHeader(index: number, type: number, destination: number, meta: number, recordBytes: number): number {
+    const lengthIndex = (DATA_OFFSET + index) >> 2;
+    this.ints[lengthIndex + 1] = type;
+    this.ints[lengthIndex + 2] = destination;
+    this.ints[lengthIndex + 3] = meta;
+    this.claimIndex = index;
+    this.claimRecordBytes = recordBytes;
+    return DATA_OFFSET + index + RECORD_HEADER_BYTES;
+  }
 
   /** Writes one record, waiting (without blocking the event loop) while the ring is full. */
   async write(type: number, destination: number, payload: Uint8Array, meta = 0): Promise<void> {

@@ -7,7 +7,6 @@
  * batch. TAIL is the commit: the reader never looks past it, so a writer that dies mid-batch
  * leaves nothing half-written in view, and its replacement simply writes on from TAIL.
  */
-import assert from 'node:assert';
 import {
   CONSUMER_PARKED,
   DATA_OFFSET,
@@ -20,15 +19,15 @@ import {
 import { wakeConsumer } from './ring-wait.js';
 import { RingWriter } from './ring-writer.js';
 
-const NO_PENDING_CLAIM = -1;
-
 export class SingleProducerWriter extends RingWriter {
   /** TAIL plus what this writer reserved and has not yet published. */
   #tail: number;
   #headCache: number;
-  #claimIndex = NO_PENDING_CLAIM;
-  #claimRecordBytes = 0;
   #claimStartTail = 0;
+
+  protected override claimTail(): number {
+    return this.#tail;
+  }
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer, 'single-producer');
@@ -40,7 +39,7 @@ export class SingleProducerWriter extends RingWriter {
     const recordBytes = RECORD_HEADER_BYTES + payload.length;
     this.checkWrite(type, destination);
     this.checkSize(recordBytes);
-    assert(this.#claimIndex === NO_PENDING_CLAIM, 'commit or abort the pending claim before writing again');
+    this.assertNoPendingClaim();
     const index = this.#reserve(alignRecord(recordBytes));
     if (index < 0) return false;
     this.#writeRecord(index, recordBytes, type, destination, meta, payload);
@@ -50,7 +49,7 @@ export class SingleProducerWriter extends RingWriter {
 
   override tryWriteBatch(type: number, destination: number, payloads: readonly Uint8Array[], start = 0, end = payloads.length): number {
     this.checkBatch(type, destination, payloads, start, end);
-    if (this.#claimIndex !== NO_PENDING_CLAIM) assert.fail('commit or abort the pending claim before writing again');
+    this.assertNoPendingClaim();
     // The hot loop of the data plane: fields in locals, no calls but the copy (#reserve and
     // #writeRecord, inlined by hand).
     const ints = this.ints;
@@ -96,43 +95,27 @@ export class SingleProducerWriter extends RingWriter {
     const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
     this.checkWrite(type, destination);
     this.checkSize(recordBytes);
-    assert(this.#claimIndex === NO_PENDING_CLAIM, 'one claim at a time: commit or abort the pending one');
+    this.assertNoPendingClaim();
     const startTail = this.#tail;
     const index = this.#reserve(alignRecord(recordBytes));
     if (index < 0) return -1;
-    const lengthIndex = (DATA_OFFSET + index) >> 2;
-    this.ints[lengthIndex + 1] = type;
-    this.ints[lengthIndex + 2] = destination;
-    this.ints[lengthIndex + 3] = meta;
-    this.#claimIndex = index;
-    this.#claimRecordBytes = recordBytes;
     this.#claimStartTail = startTail;
-    return DATA_OFFSET + index + RECORD_HEADER_BYTES;
+    return this.writeClaimHeader(index, type, destination, meta, recordBytes);
   }
 
   override commit(payloadOffset: number): void {
-    const index = this.#takeClaim(payloadOffset);
-    this.ints[(DATA_OFFSET + index) >> 2] = this.#claimRecordBytes;
+    const index = this.takeClaim(payloadOffset);
+    this.ints[(DATA_OFFSET + index) >> 2] = this.claimRecordBytes;
     this.#publish();
   }
 
   override abort(payloadOffset: number): void {
-    this.#takeClaim(payloadOffset);
+    this.takeClaim(payloadOffset);
     // Nothing was published: forgetting the reservation is enough.
     this.#tail = this.#claimStartTail;
   }
 
-  protected override hasSpaceFor(alignedBytes: number): boolean {
-    const tail = this.#tail;
-    return this.capacity - ((tail - Atomics.load(this.ints, HEAD)) >>> 0) >= this.memory.claimBytes(tail, alignedBytes);
-  }
 
-  #takeClaim(payloadOffset: number): number {
-    const index = this.#claimIndex;
-    assert(index !== NO_PENDING_CLAIM && payloadOffset === DATA_OFFSET + index + RECORD_HEADER_BYTES, 'commit/abort of an offset that is not the pending claim');
-    this.#claimIndex = NO_PENDING_CLAIM;
-    return index;
-  }
 
   /** Reserves a record's space (after padding, if needed) and returns its data index, or -1 if full. */
   #reserve(alignedBytes: number): number {
