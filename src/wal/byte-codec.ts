@@ -32,7 +32,8 @@ export function readU16(buf: Uint8Array, pos: number): number {
 
 /** A non-negative safe integer as u64 (the high half is at most 2^21 - 1). */
 export function writeU64(buf: Uint8Array, pos: number, value: number): void {
-  assert.ok(Number.isSafeInteger(value) && value >= 0, `u64 field out of range: ${value}`);
+  // The message is built only on failure: this runs several times per batch.
+  if (!(Number.isSafeInteger(value) && value >= 0)) assert.fail(`u64 field out of range: ${value}`);
   writeU32(buf, pos, value % TWO_POW_32);
   writeU32(buf, pos + 4, Math.floor(value / TWO_POW_32));
 }

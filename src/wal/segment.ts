@@ -99,7 +99,8 @@ export class Segment {
 
   /** Records a batch that now lives at `batch.position` (appended or found by recovery). */
   addBatch(batch: SegmentBatch): void {
-    assert.ok(batch.lsn >= this.endLsn, `batch LSN ${batch.lsn} precedes segment end ${this.endLsn}`);
+    // The message is built only on failure: this runs once per batch.
+    if (batch.lsn < this.endLsn) assert.fail(`batch LSN ${batch.lsn} precedes segment end ${this.endLsn}`);
     assert.equal(batch.position, this.size, 'batches are contiguous in their segment');
     this.offsetIndex.offer(batch.lsn, batch.position);
     this.timeIndex.offer(batch.maxTimestampMs, batch.lsn, batch.position);
