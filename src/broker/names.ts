@@ -3,7 +3,8 @@
  * (`queue:<name>`, `topic:<name>/<partition>`) and tools' output, so it is checked once, where the
  * user hands it over, against a small safe charset:
  *
- *   - 1..200 characters of `[A-Za-z0-9._-]` (ASCII only, so characters and bytes agree);
+ *   - 1..180 characters of `[A-Za-z0-9._-]` (ASCII only, so characters and bytes agree; 180 leaves
+ *     room for an actor id's `topic:` prefix and `/partition` suffix within the WAL's 200-byte log names);
  *   - not `.` or `..`, and no `..` anywhere (the WAL refuses log names containing `..`, so a name
  *     that passed here must not fail later, after the user was told it was fine);
  *   - so no `/`, `\`, `:` (the actor-id separator), NUL, whitespace or anything else.
@@ -20,7 +21,7 @@ import { InvalidNameError } from '../errors.js';
 export type DestinationKind = 'queue' | 'topic' | 'exchange';
 
 /** Longest destination name, in characters (= bytes: the charset is ASCII). */
-export const DESTINATION_NAME_LENGTH_MAX = 200;
+export const DESTINATION_NAME_LENGTH_MAX = 180;
 
 const DESTINATION_NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 const DESTINATION_KINDS: ReadonlySet<string> = new Set(['queue', 'topic', 'exchange']);
