@@ -11,8 +11,10 @@
 import assert from 'node:assert';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
 import { NotFoundError, QueueFullError, serializeError } from '../errors.js';
+import { DelayHeap } from './delay-heap.js';
 import { encodedQueueMessageBytes, encodeQueueMessage, type QueueMessage, readQueueMessage, writeQueueMessage } from './queue-message.js';
 import { type AckMode, type DeadLetterReason, type QueueActorOptions, QueueRecord, type QueueStats, Settle } from './queue-protocol.js';
+import { ReadyQueue } from './ready-queue.js';
 
 export interface QueueActorDeclaration extends QueueActorOptions {
   /** Keep messages in the log (durable queues, and every queue of a memory-only broker). */
@@ -29,6 +31,8 @@ interface Entry {
   bytes: number;
   state: EntryState;
   consumer: number;
+  /** Its place in the ready queue (from `push`): a requeued delivery goes back there. */
+  position: number;
 }
 
 interface Consumer {
@@ -37,120 +41,6 @@ interface Consumer {
   ack: AckMode;
   /** Deliveries not yet settled (for ack 'none': not yet credited back by the consumer). */
   inFlight: number;
-}
-
-/** Ready tags by priority: FIFO within a priority, highest priority first, no scan per delivery. */
-class ReadyTags {
-  readonly #buckets: number[][];
-  readonly #heads: number[];
-  #size = 0;
-
-  constructor(levels: number) {
-    this.#buckets = Array.from({ length: levels }, () => []);
-    this.#heads = new Array<number>(levels).fill(0);
-  }
-
-  get size(): number {
-    return this.#size;
-  }
-
-  push(priority: number, tag: number): void {
-    this.#buckets[priority]!.push(tag);
-    this.#size++;
-  }
-
-  /** Back at the head of its priority (a requeued delivery goes before newer messages). */
-  unshift(priority: number, tag: number): void {
-    const bucket = this.#buckets[priority]!;
-    const head = this.#heads[priority]!;
-    if (head > 0) {
-      bucket[head - 1] = tag;
-      this.#heads[priority] = head - 1;
-    } else {
-      bucket.unshift(tag);
-    }
-    this.#size++;
-  }
-
-  /** Removes and returns the next tag (highest priority, oldest first), or -1. */
-  shift(): number {
-    for (let priority = this.#buckets.length - 1; priority >= 0; priority--) {
-      const bucket = this.#buckets[priority]!;
-      const head = this.#heads[priority]!;
-      if (head < bucket.length) {
-        const tag = bucket[head]!;
-        if (head + 1 === bucket.length) {
-          bucket.length = 0;
-          this.#heads[priority] = 0;
-        } else {
-          this.#heads[priority] = head + 1;
-        }
-        this.#size--;
-        return tag;
-      }
-    }
-    return -1;
-  }
-
-  /** Counts a tag that left without `shift` (its entry went 'gone' while queued). */
-  forget(): void {
-    this.#size--;
-  }
-}
-
-/** A binary min-heap of (time, tag), for delays, expiries and ack deadlines. */
-class TimeHeap {
-  readonly #times: number[] = [];
-  readonly #tags: number[] = [];
-
-  get size(): number {
-    return this.#times.length;
-  }
-
-  peekTime(): number {
-    return this.#times.length === 0 ? Number.POSITIVE_INFINITY : this.#times[0]!;
-  }
-
-  push(time: number, tag: number): void {
-    const times = this.#times;
-    const tags = this.#tags;
-    let i = times.length;
-    times.push(time);
-    tags.push(tag);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (times[parent]! <= time) break;
-      times[i] = times[parent]!;
-      tags[i] = tags[parent]!;
-      i = parent;
-    }
-    times[i] = time;
-    tags[i] = tag;
-  }
-
-  pop(): number {
-    const times = this.#times;
-    const tags = this.#tags;
-    const top = tags[0]!;
-    const lastTime = times.pop()!;
-    const lastTag = tags.pop()!;
-    const n = times.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= n) break;
-        const child = left + 1 < n && times[left + 1]! < times[left]! ? left + 1 : left;
-        if (times[child]! >= lastTime) break;
-        times[i] = times[child]!;
-        tags[i] = tags[child]!;
-        i = child;
-      }
-      times[i] = lastTime;
-      tags[i] = lastTag;
-    }
-    return top;
-  }
 }
 
 const encoder = new TextEncoder();
@@ -164,12 +54,11 @@ class QueueActor implements ActorBehavior {
   #context: ActorContext | null = null;
   readonly #entries = new Map<number, Entry>();
   #nextTag = 1;
-  readonly #ready: ReadyTags;
-  #readyBytes = 0;
-  readonly #delayed = new TimeHeap();
+  readonly #ready: ReadyQueue<Entry>;
+  readonly #delayed = new DelayHeap<number>();
   #delayedCount = 0;
-  readonly #expiries = new TimeHeap();
-  readonly #deadlines = new TimeHeap();
+  readonly #expiries = new DelayHeap<number>();
+  readonly #deadlines = new DelayHeap<number>();
   readonly #consumers = new Map<number, Consumer>();
   #order: number[] = [];
   #turn = 0;
@@ -181,7 +70,7 @@ class QueueActor implements ActorBehavior {
 
   constructor(options: QueueActorDeclaration) {
     this.#options = options;
-    this.#ready = new ReadyTags(options.maxPriority + 1);
+    this.#ready = new ReadyQueue<Entry>(options.maxPriority);
   }
 
   async start(context: ActorContext): Promise<void> {
@@ -262,7 +151,7 @@ class QueueActor implements ActorBehavior {
     const { maxLength, maxBytes, overflow } = this.#options;
     if (overflow !== 'reject-publish' || (maxLength === undefined && maxBytes === undefined)) return;
     const addBytes = incoming.reduce((sum, m) => sum + m.body.byteLength, 0);
-    if ((maxLength !== undefined && this.#readyCount() + incoming.length > maxLength) || (maxBytes !== undefined && this.#readyBytes + addBytes > maxBytes)) {
+    if ((maxLength !== undefined && this.#readyCount() + incoming.length > maxLength) || (maxBytes !== undefined && this.#ready.bytes + addBytes > maxBytes)) {
       throw new QueueFullError(
         `queue "${this.#options.name}" is full (maxLength ${maxLength ?? '-'}, maxBytes ${maxBytes ?? '-'}): the publish was rejected whole; consume, or raise the limit`,
       );
@@ -273,7 +162,7 @@ class QueueActor implements ActorBehavior {
   #trimHead(): void {
     const { maxLength, maxBytes, overflow } = this.#options;
     if (overflow !== 'drop-head') return;
-    while ((maxLength !== undefined && this.#readyCount() > maxLength) || (maxBytes !== undefined && this.#readyBytes > maxBytes)) {
+    while ((maxLength !== undefined && this.#readyCount() > maxLength) || (maxBytes !== undefined && this.#ready.bytes > maxBytes)) {
       const entry = this.#nextReady(Number.NEGATIVE_INFINITY);
       if (entry === null) break;
       this.#deadLetter(entry, 'maxlen');
@@ -363,7 +252,7 @@ class QueueActor implements ActorBehavior {
   #stats(): QueueStats {
     let unacked = 0;
     for (const entry of this.#entries.values()) if (entry.state === 'unacked') unacked++;
-    return { ready: this.#readyCount(), unacked, consumers: this.#consumers.size, delayed: this.#delayedCount, readyBytes: this.#readyBytes };
+    return { ready: this.#readyCount(), unacked, consumers: this.#consumers.size, delayed: this.#delayedCount, readyBytes: this.#ready.bytes };
   }
 
   // --- message states -------------------------------------------------------------------------
@@ -373,7 +262,7 @@ class QueueActor implements ActorBehavior {
   }
 
   #insert(message: QueueMessage, offset: number, nowMs: number): void {
-    const entry: Entry = { tag: this.#nextTag++, message, offset, bytes: message.body.byteLength, state: 'ready', consumer: 0 };
+    const entry: Entry = { tag: this.#nextTag++, message, offset, bytes: message.body.byteLength, state: 'ready', consumer: 0, position: -1 };
     this.#entries.set(entry.tag, entry);
     if (message.expiresAtMs > 0) this.#expiries.push(message.expiresAtMs, entry.tag);
     if (message.notBeforeMs > nowMs) {
@@ -385,22 +274,19 @@ class QueueActor implements ActorBehavior {
     }
   }
 
-  #makeReady(entry: Entry, front: boolean): void {
+  /** Ready again: a requeued delivery at its original place (RabbitMQ's), anything else at the tail. */
+  #makeReady(entry: Entry, backInPlace: boolean): void {
     entry.state = 'ready';
     entry.consumer = 0;
-    if (front) this.#ready.unshift(entry.message.priority, entry.tag);
-    else this.#ready.push(entry.message.priority, entry.tag);
-    this.#readyBytes += entry.bytes;
+    if (backInPlace && entry.position >= 0) this.#ready.requeue(entry, entry.message.priority, entry.bytes, entry.position);
+    else entry.position = this.#ready.push(entry, entry.message.priority, entry.bytes);
   }
 
   /** The next ready entry, dead-lettering the expired ones found on the way; null if none. */
   #nextReady(nowMs: number): Entry | null {
     for (;;) {
-      const tag = this.#ready.shift();
-      if (tag === -1) return null;
-      const entry = this.#entries.get(tag);
-      if (entry === undefined || entry.state !== 'ready') continue;
-      this.#readyBytes -= entry.bytes;
+      const entry = this.#ready.shift();
+      if (entry === undefined) return null;
       entry.state = 'unacked';
       if (entry.message.expiresAtMs > 0 && entry.message.expiresAtMs <= nowMs) {
         this.#deadLetter(entry, 'expired');
@@ -421,8 +307,7 @@ class QueueActor implements ActorBehavior {
 
   #remove(entry: Entry): void {
     if (entry.state === 'ready') {
-      this.#readyBytes -= entry.bytes;
-      this.#ready.forget();
+      this.#ready.remove(entry.message.priority, entry.position);
     } else if (entry.state === 'delayed') {
       this.#delayedCount--;
     }
@@ -478,7 +363,7 @@ class QueueActor implements ActorBehavior {
 
   /** One actor timer, at the earliest of: a delay ending, an expiry, an ack deadline. */
   #arm(): void {
-    const next = Math.min(this.#delayed.peekTime(), this.#expiries.peekTime(), this.#deadlines.peekTime());
+    const next = Math.min(this.#delayed.nextDueMs, this.#expiries.nextDueMs, this.#deadlines.nextDueMs);
     if (next === this.#timerAtMs) return;
     this.#cancelTimer?.();
     this.#cancelTimer = null;
@@ -493,18 +378,17 @@ class QueueActor implements ActorBehavior {
 
   #onTime(): Promise<void> {
     const nowMs = Date.now();
-    while (this.#delayed.peekTime() <= nowMs) {
-      const entry = this.#entries.get(this.#delayed.pop());
+    while (this.#delayed.nextDueMs <= nowMs) {
+      const entry = this.#entries.get(this.#delayed.pop()!);
       if (entry?.state !== 'delayed') continue;
       this.#delayedCount--;
       this.#makeReady(entry, false);
     }
-    while (this.#expiries.peekTime() <= nowMs) {
-      const entry = this.#entries.get(this.#expiries.pop());
+    while (this.#expiries.nextDueMs <= nowMs) {
+      const entry = this.#entries.get(this.#expiries.pop()!);
       if (entry === undefined) continue;
       if (entry.state === 'ready') {
-        this.#ready.forget();
-        this.#readyBytes -= entry.bytes;
+        this.#ready.remove(entry.message.priority, entry.position);
         entry.state = 'unacked';
         this.#deadLetter(entry, 'expired');
       } else if (entry.state === 'delayed') {
@@ -513,8 +397,8 @@ class QueueActor implements ActorBehavior {
         this.#deadLetter(entry, 'expired');
       }
     }
-    while (this.#deadlines.peekTime() <= nowMs) {
-      const entry = this.#entries.get(this.#deadlines.pop());
+    while (this.#deadlines.nextDueMs <= nowMs) {
+      const entry = this.#entries.get(this.#deadlines.pop()!);
       if (entry?.state !== 'unacked') continue;
       const consumer = this.#consumers.get(entry.consumer);
       if (consumer !== undefined && consumer.inFlight > 0) consumer.inFlight--;
