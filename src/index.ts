@@ -5,6 +5,8 @@
  */
 export { Broker, type BrokerOptions, type QueueDeclareOptions } from './broker/broker.js';
 export { Queue, type BatchItem, type SendOptions } from './broker/queue.js';
+export { Exchange } from './broker/exchange.js';
+export type { BindOptions, ExchangeBinding, ExchangeType } from './broker/exchange-routing.js';
 export { QueueConsumer, QueueDelivery, type ConsumeOptions, type MessageHandler } from './broker/queue-consumer.js';
 export type { QueueStats } from './broker/queue-protocol.js';
 export type { CodecName } from './broker/codec.js';

@@ -5,6 +5,7 @@
  *   'dead-letter'  { queue, id, reason }         a message left a queue for its dead-letter queue
  *   'actor-stopped'{ actor, reason }            intensity exceeded: the actor was stopped
  *   'consumer-error' { queue, error, id }        an `ack: 'auto'` handler threw (the message was requeued)
+ *   'unroutable'   { exchange, routingKey }      a publish matched no bound destination
  */
 import { EventEmitter } from 'node:events';
 import { ActorRuntime, type ReplyRecord, type RuntimeEvent } from '../actor/actor-runtime.js';
@@ -13,6 +14,9 @@ import { ClosedError, InvalidArgumentError, QueueMismatchError } from '../errors
 import { compiledFileUrl } from '../threads/worker-file.js';
 import { type CodecName, getCodec } from './codec.js';
 import { validateDestinationName } from './names.js';
+import { Exchange, type ExchangeHost, fetchBindings } from './exchange.js';
+import type { ExchangeActorOptions } from './exchange-actor.js';
+import { EXCHANGE_TYPES, type ExchangeType } from './exchange-routing.js';
 import { Queue, type QueueHost } from './queue.js';
 import type { QueueActorDeclaration } from './queue-actor.js';
 import type { QueueConsumer, QueueDelivery } from './queue-consumer.js';
@@ -52,6 +56,8 @@ export class Broker extends EventEmitter {
   #nextConsumer = 1;
   #closed = false;
   readonly #queueHost: QueueHost;
+  readonly #exchanges = new Map<string, Exchange>();
+  readonly #exchangeHost: ExchangeHost;
 
   private constructor(runtime: ActorRuntime, durableStorage: boolean) {
     super();
@@ -67,6 +73,18 @@ export class Broker extends EventEmitter {
       consumerError: (queue, error, message: QueueDelivery | undefined) => {
         this.emit('consumer-error', { queue: queue.name, error, id: message?.id });
       },
+    };
+    this.#exchangeHost = {
+      runtime,
+      assertOpen: () => this.#assertOpen(),
+      hasDestination: (name) => this.#queues.has(name),
+      deliver: async (name, _routingKey, body, options) => {
+        const queue = this.#queues.get(name)?.queue;
+        if (queue === undefined) return false;
+        await queue.send(body, options);
+        return true;
+      },
+      unroutable: (exchange, routingKey) => this.emit('unroutable', { exchange, routingKey }),
     };
     runtime.on('record', (record: ReplyRecord) => this.#onRecord(record));
     runtime.on('restart', (event: RuntimeEvent) => {
@@ -128,6 +146,31 @@ export class Broker extends EventEmitter {
     const queue = new Queue(name, resolved, codec, this.#queueHost);
     this.#queues.set(name, { queue, declared });
     return queue;
+  }
+
+  /**
+   * Declares an exchange (idempotent with the same type). Its bindings are logged by its actor,
+   * so with a dataDir they survive a broker restart; a bound queue or topic must be declared
+   * again (by name) before publishes reach it.
+   */
+  async exchange(name: string, options: { type: ExchangeType }): Promise<Exchange> {
+    this.#assertOpen();
+    validateDestinationName('exchange', name);
+    const type = options?.type;
+    if (!EXCHANGE_TYPES.includes(type)) {
+      throw new InvalidArgumentError(`exchange type must be 'direct', 'topic', 'fanout' or 'headers', got ${JSON.stringify(type)}`);
+    }
+    const existing = this.#exchanges.get(name);
+    if (existing !== undefined) {
+      if (existing.type !== type) throw new InvalidArgumentError(`exchange "${name}" exists with type ${existing.type}; declare it with that type`);
+      return existing;
+    }
+    const actorId = `exchange:${name}`;
+    const declaration: ExchangeActorOptions = { name, type };
+    await this.#runtime.declare(actorId, { module: compiledFileUrl('src/broker/exchange-actor').href, options: declaration, log: { kind: 'state' } });
+    const exchange = new Exchange(name, type, this.#exchangeHost, await fetchBindings(this.#runtime, actorId));
+    this.#exchanges.set(name, exchange);
+    return exchange;
   }
 
   stats(): Promise<RuntimeStats> {
