@@ -9,7 +9,9 @@
  * - WAL append, 64/256/1024 B payloads, under `always`, `interval` (200 ms) and `never`:
  *   4 writers (actors, each its own log) keep 8 appends of 128 records each in flight, as an
  *   actor that appends each mailbox batch and goes on with the next does. Under `always` every
- *   confirm follows a shared fdatasync: group commit.
+ *   confirm follows a shared fdatasync: group commit. The writer writes the next round while an
+ *   fdatasync runs, so the in-flight appends settle into rounds that alternate (see
+ *   `recordsPerRound` and `recordsPerSync`).
  * - WAL append, one record per append, 4 writers x 256 in flight: group commit with no batching
  *   by the caller (the per-append cost).
  * - recovery scan MB/s: opening the largest directory written above (full CRC verification).
@@ -150,6 +152,8 @@ async function walRow(size: number, policy: FsyncPolicy, batch: number, inFlight
           appendsPerSync: run.datasyncs > 0 ? run.latenciesUs.length / run.datasyncs : null,
           recordsPerSync: run.datasyncs > 0 ? messages / run.datasyncs : null,
           rounds: run.rounds,
+          // Records per write: about half of those in flight when rounds alternate (pipelining).
+          recordsPerRound: run.rounds > 0 ? messages / run.rounds : null,
         },
       },
     };
