@@ -3,6 +3,7 @@
  * actor (`queue:<name>`); this class turns API calls into records to it and back.
  */
 import { randomUUID } from 'node:crypto';
+import { Piscina } from 'piscina';
 import type { ActorRuntime } from '../actor/actor-runtime.js';
 import { deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
 import type { Codec } from './codec.js';
@@ -79,6 +80,28 @@ export class Queue {
       this.#consumers.delete(consumer);
       this.#host.unregisterConsumer(consumer);
     });
+    return consumer;
+  }
+
+  /**
+   * Runs a CPU-heavy handler in a piscina pool: `handler` is the URL (or path) of a module whose
+   * default export takes `{ id, body, headers, priority, deliveryCount, redelivered }` (the body
+   * decoded by the queue's codec, so it must survive structured clone). A delivery is acked when
+   * its task resolves and nacked (requeued, so `maxDeliveries` applies) when it throws or its
+   * thread dies. Closing the returned consumer also destroys the pool.
+   */
+  process(handler: URL | string, options: { threads?: number; concurrency?: number; prefetch?: number } = {}): QueueConsumer {
+    const threads = options.threads ?? 2;
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new InvalidArgumentError(`threads must be an integer 1 .. 256, got ${threads}`);
+    const filename = handler instanceof URL ? handler.href : String(handler);
+    const pool = new Piscina({ filename, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
+    const concurrency = options.concurrency ?? threads;
+    const consumer = this.consume(
+      (message) =>
+        pool.run({ id: message.id, body: message.body, headers: message.headers, priority: message.priority, deliveryCount: message.deliveryCount, redelivered: message.redelivered }),
+      { ack: 'auto', concurrency, prefetch: options.prefetch ?? Math.max(concurrency * 2, 16) },
+    );
+    void consumer.closed.then(() => pool.destroy());
     return consumer;
   }
 

@@ -1,0 +1,51 @@
+// Proves queue.process(): deliveries run in a piscina pool on other threads, each message is
+// acked when its task resolves (the queue ends empty), and a task that throws is nacked and
+// redelivered until the delivery limit sends it to the dead-letter queue.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Broker } from 'baton';
+
+let broker: Broker | null = null;
+let dir: string | null = null;
+afterEach(async () => {
+  await broker?.close();
+  broker = null;
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = null;
+});
+
+const handler = new URL('../../dist/workers/fixtures/process-handler.js', import.meta.url);
+
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('queue process', () => {
+  it('process - tasks run in pool threads and are acked when they resolve; failures go to the dead-letter queue', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
+    const log = path.join(dir, 'done.log');
+    broker = await Broker.start({ workers: 1 });
+    const deadLetters: string[] = [];
+    broker.on('dead-letter', (e: { reason: string }) => deadLetters.push(e.reason));
+    const q = await broker.queue('cpu', { maxDeliveries: 2, deadLetter: 'cpu-dlq' });
+    const { ids } = await q.sendBatch(Array.from({ length: 40 }, (_, n) => ({ body: { n }, headers: { log } })));
+    await q.send({ n: -1, fail: true }, { headers: { log }, id: 'poison' });
+    const consumer = q.process(handler, { threads: 2 });
+    await until(async () => (await q.stats()).ready === 0 && (await q.stats()).unacked === 0 && deadLetters.length === 1, 'every task settled');
+    await consumer.close();
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => line.split(' '));
+    expect(new Set(lines.map(([id]) => id))).toEqual(new Set(ids));
+    expect(lines.every(([, thread]) => Number(thread) !== threadId)).toBe(true);
+    expect(deadLetters).toEqual(['delivery-limit']);
+    const dlq = await broker.queue('cpu-dlq');
+    expect((await dlq.stats()).ready).toBe(1);
+    expect(() => q.process(handler, { threads: 0 })).toThrow(expect.objectContaining({ code: 'BATON_INVALID_ARGUMENT' }));
+  });
+});
