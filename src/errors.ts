@@ -75,6 +75,13 @@ export class QueueMismatchError extends BatonError {
   }
 }
 
+/** A topic redeclared with options other than those it has (partitions, codec, retention, compaction). */
+export class TopicMismatchError extends BatonError {
+  constructor(message: string, options?: BatonErrorOptions) {
+    super('BATON_TOPIC_MISMATCH', message, options);
+  }
+}
+
 /** A publish rejected because the queue is at `maxLength`/`maxBytes` under `reject-publish`. */
 export class QueueFullError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {
@@ -146,6 +153,7 @@ export const errorClassByCode: Readonly<Record<string, ErrorClass>> = Object.fre
   BATON_CODEC: CodecError,
   BATON_NOT_FOUND: NotFoundError,
   BATON_QUEUE_MISMATCH: QueueMismatchError,
+  BATON_TOPIC_MISMATCH: TopicMismatchError,
   BATON_QUEUE_FULL: QueueFullError,
   BATON_ALREADY_ACKED: AlreadyAckedError,
   BATON_CLOSED: ClosedError,

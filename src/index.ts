@@ -9,6 +9,10 @@ export { Exchange } from './broker/exchange.js';
 export type { BindOptions, ExchangeBinding, ExchangeType } from './broker/exchange-routing.js';
 export { QueueConsumer, QueueDelivery, type ConsumeOptions, type MessageHandler } from './broker/queue-consumer.js';
 export type { QueueStats } from './broker/queue-protocol.js';
+export { Topic, type TopicBatchItem, type TopicSendOptions, type TopicSendResult } from './broker/topic.js';
+export { TopicMessage, TopicSubscription, type SubscribeOptions, type TopicMessageHandler } from './broker/topic-subscription.js';
+export type { TopicDeclareOptions } from './broker/topic-registry.js';
+export type { FromSpec, TopicAckMode } from './broker/topic-protocol.js';
 export type { CodecName } from './broker/codec.js';
 export { ActorRuntime, type ActorRuntimeOptions, type ReplyRecord } from './actor/actor-runtime.js';
 export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './actor/supervisor.js';
@@ -40,4 +44,5 @@ export {
   QueueMismatchError,
   RingLayoutError,
   StorageFailedError,
+  TopicMismatchError,
 } from './errors.js';

@@ -5,6 +5,7 @@
  *   'dead-letter'  { queue, id, reason }         a message left a queue for its dead-letter queue
  *   'actor-stopped'{ actor, reason }            intensity exceeded: the actor was stopped
  *   'consumer-error' { queue, error, id }        an `ack: 'auto'` handler threw (the message was requeued)
+ *   'consumer-error' { topic, error, partition?, offset?, group? }  a topic handler threw (the reader moved on) or a commit failed
  *   'unroutable'   { exchange, routingKey }      a publish matched no bound destination
  */
 import { EventEmitter } from 'node:events';
@@ -22,6 +23,8 @@ import type { QueueActorDeclaration } from './queue-actor.js';
 import type { QueueConsumer, QueueDelivery } from './queue-consumer.js';
 import { readQueueMessage } from './queue-message.js';
 import { type QueueOptions, QueueRecord } from './queue-protocol.js';
+import type { Topic } from './topic.js';
+import { type TopicDeclareOptions, TopicRegistry } from './topic-registry.js';
 
 export interface BrokerOptions {
   /** Durable storage; omitted: memory only, nothing survives a restart. */
@@ -54,6 +57,7 @@ export class Broker extends EventEmitter {
   readonly #queues = new Map<string, { queue: Queue; declared: string }>();
   readonly #consumers = new Map<number, { queue: Queue; consumer: QueueConsumer }>();
   #nextConsumer = 1;
+  readonly #topics: TopicRegistry;
   #closed = false;
   readonly #queueHost: QueueHost;
   readonly #exchanges = new Map<string, Exchange>();
@@ -86,10 +90,15 @@ export class Broker extends EventEmitter {
       },
       unroutable: (exchange, routingKey) => this.emit('unroutable', { exchange, routingKey }),
     };
+    this.#topics = new TopicRegistry(runtime, {
+      assertOpen: () => this.#assertOpen(),
+      consumerError: (event) => this.emit('consumer-error', event),
+    });
     runtime.on('record', (record: ReplyRecord) => this.#onRecord(record));
     runtime.on('restart', (event: RuntimeEvent) => {
       this.emit('restart', event);
       if (event.type === 'restart' && event.actor.startsWith('queue:')) void this.#queues.get(event.actor.slice(6))?.queue.restarted();
+      if (event.type === 'restart' && event.actor.startsWith('topic:')) this.#topics.restarted(event.actor);
     });
     runtime.on('actor-stopped', (event: RuntimeEvent) => this.emit('actor-stopped', event));
   }
@@ -173,6 +182,11 @@ export class Broker extends EventEmitter {
     return exchange;
   }
 
+  /** Declares a topic (docs/topics.md): a partition actor per partition; same options again: the same topic; other options: BATON_TOPIC_MISMATCH. */
+  topic(name: string, options: TopicDeclareOptions = {}): Promise<Topic> {
+    return this.#topics.declare(name, options);
+  }
+
   stats(): Promise<RuntimeStats> {
     this.#assertOpen();
     return this.#runtime.stats();
@@ -182,6 +196,7 @@ export class Broker extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return;
     for (const { consumer } of [...this.#consumers.values()]) await consumer.close().catch(() => undefined);
+    await this.#topics.closeSubscriptions();
     this.#closed = true;
     await this.#runtime.close();
   }

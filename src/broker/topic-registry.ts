@@ -1,0 +1,130 @@
+/**
+ * The broker's topics: declares them (a partition actor per partition), keeps their group
+ * coordinators and open subscriptions, and routes partition restarts to them. The Broker owns
+ * one and delegates `topic()` to it.
+ */
+import type { ActorRuntime } from '../actor/actor-runtime.js';
+import { InvalidArgumentError, TopicMismatchError } from '../errors.js';
+import { compiledFileUrl } from '../threads/worker-file.js';
+import { CODEC_NAMES, type CodecName, getCodec } from './codec.js';
+import { GroupCoordinator } from './group-coordinator.js';
+import { validateDestinationName } from './names.js';
+import { Topic, type TopicHost } from './topic.js';
+import type { PartitionActorOptions, TopicOptions } from './topic-protocol.js';
+import type { TopicSubscription } from './topic-subscription.js';
+
+export interface TopicDeclareOptions {
+  /** Default: the broker's number of workers. */
+  partitions?: number;
+  codec?: CodecName;
+  retentionMs?: number;
+  retentionBytes?: number;
+  /** Keep the newest record per key (every record then needs a key). */
+  compact?: boolean;
+}
+
+const TOPIC_OPTION_KEYS = new Set(['partitions', 'codec', 'retentionMs', 'retentionBytes', 'compact']);
+/** Partitions a topic may have: each is an actor with a log. */
+export const TOPIC_PARTITIONS_MAX = 1024;
+
+export interface TopicRegistryEvents {
+  assertOpen(): void;
+  consumerError(event: { topic: string; error: unknown; partition?: number; offset?: number; group?: string }): void;
+}
+
+export class TopicRegistry {
+  readonly #runtime: ActorRuntime;
+  readonly #events: TopicRegistryEvents;
+  readonly #topics = new Map<string, { topic: Topic; declared: string }>();
+  readonly #coordinators = new Map<string, GroupCoordinator>();
+  readonly #subscriptions = new Set<TopicSubscription>();
+  readonly #host: TopicHost;
+
+  constructor(runtime: ActorRuntime, events: TopicRegistryEvents) {
+    this.#runtime = runtime;
+    this.#events = events;
+    this.#host = {
+      runtime,
+      assertOpen: () => events.assertOpen(),
+      coordinator: (topic, group) => {
+        const id = `group:${topic.name}/${group}`;
+        let coordinator = this.#coordinators.get(id);
+        if (coordinator === undefined) {
+          coordinator = new GroupCoordinator(topic, group, runtime, (error) => events.consumerError({ topic: topic.name, group, error }));
+          this.#coordinators.set(id, coordinator);
+        }
+        return coordinator;
+      },
+      registerSubscription: (subscription) => this.#subscriptions.add(subscription),
+      unregisterSubscription: (subscription) => this.#subscriptions.delete(subscription),
+      consumerError: (topic, error, where) => events.consumerError({ topic: topic.name, error, ...where }),
+    };
+  }
+
+  /** Declares a topic (idempotent with the same options; other options: BATON_TOPIC_MISMATCH). */
+  async declare(name: string, options: TopicDeclareOptions = {}): Promise<Topic> {
+    this.#events.assertOpen();
+    validateDestinationName('topic', name);
+    const resolved = this.#resolve(name, options);
+    const codecName = options.codec ?? 'json';
+    const declared = JSON.stringify({ ...resolved, codec: codecName });
+    const existing = this.#topics.get(name);
+    if (existing !== undefined) {
+      if (existing.declared !== declared) {
+        throw new TopicMismatchError(`topic "${name}" exists with other options (${existing.declared}); declare it with the same options`);
+      }
+      return existing.topic;
+    }
+    const log = {
+      kind: 'topic' as const,
+      ...(resolved.retentionMs === undefined ? {} : { retentionMs: resolved.retentionMs }),
+      ...(resolved.retentionBytes === undefined ? {} : { retentionBytes: resolved.retentionBytes }),
+      ...(resolved.compact ? { compact: true } : {}),
+    };
+    await Promise.all(
+      Array.from({ length: resolved.partitions }, (_, partition) => {
+        const declaration: PartitionActorOptions = { topic: name, partition };
+        return this.#runtime.declare(`topic:${name}/${partition}`, { module: compiledFileUrl('src/broker/partition-actor').href, options: declaration, log });
+      }),
+    );
+    // A concurrent declare of the same name may have finished first: one Topic per name.
+    const raced = this.#topics.get(name);
+    if (raced !== undefined) return raced.topic;
+    const topic = new Topic(name, resolved, getCodec(codecName), this.#host);
+    this.#topics.set(name, { topic, declared });
+    return topic;
+  }
+
+  /** A partition actor restarted (`topic:<name>/<p>`): its requests in flight fail, readers fetch again. */
+  restarted(actorId: string): void {
+    const slash = actorId.lastIndexOf('/');
+    this.#topics.get(actorId.slice(6, slash))?.topic.restarted(Number(actorId.slice(slash + 1)));
+  }
+
+  /** Closes every subscription (group members commit and leave). */
+  async closeSubscriptions(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close().catch(() => undefined)));
+  }
+
+  #resolve(name: string, options: TopicDeclareOptions): TopicOptions {
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('topic options must be an object');
+    for (const key of Object.keys(options)) {
+      if (!TOPIC_OPTION_KEYS.has(key)) throw new InvalidArgumentError(`unknown topic option ${JSON.stringify(key)}`);
+    }
+    const integer = (key: 'partitions' | 'retentionMs' | 'retentionBytes', min: number, max: number) => {
+      const value = options[key];
+      if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
+        throw new InvalidArgumentError(`topic "${name}": ${key} must be an integer ${min} .. ${max}, got ${String(value)}`);
+      }
+      return value;
+    };
+    if (options.codec !== undefined && !CODEC_NAMES.includes(options.codec)) throw new InvalidArgumentError(`codec must be one of ${CODEC_NAMES.join(', ')}, got ${JSON.stringify(options.codec)}`);
+    if (options.compact !== undefined && typeof options.compact !== 'boolean') throw new InvalidArgumentError('compact must be a boolean');
+    const resolved: TopicOptions = { partitions: integer('partitions', 1, TOPIC_PARTITIONS_MAX) ?? this.#runtime.workers, compact: options.compact ?? false };
+    const retentionMs = integer('retentionMs', 1, 2 ** 47);
+    const retentionBytes = integer('retentionBytes', 1, 2 ** 50);
+    if (retentionMs !== undefined) resolved.retentionMs = retentionMs;
+    if (retentionBytes !== undefined) resolved.retentionBytes = retentionBytes;
+    return resolved;
+  }
+}
