@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 /**
- * `baton` — the command line. Subcommands: `bench` (throughput and latency suites), with
- * `repl` and `inspect` to come. User errors print one line and exit 2: no stack traces.
+ * `baton` — the command line. Subcommands: `repl` (a REPL with a started broker), `bench`
+ * (throughput and latency suites), `inspect` (logs on disk). User errors print one line and
+ * exit 2: no stack traces.
  */
 import { BatonError } from '../errors.js';
 import { runBenchCommand } from './bench-command.js';
 import { isUsageError, UsageError } from './usage-error.js';
 import { runInspectCommand } from './inspect-command.js';
+import { runReplCommand } from './repl-command.js';
 
 const usage = `Usage: baton <command> [options]
 
 Commands:
+  repl [--data-dir DIR] [--workers N]   a REPL with a started broker, helpers, top-level await; scripts can be piped in
   bench [SUITE...] [--json] [--quick]   run benchmark suites (default: those needing no server)
   inspect --data-dir DIR [NAME]         list a data directory's logs and segments, verify CRCs (exit 3 on corruption)
 
@@ -19,6 +22,8 @@ Run \`baton <command> --help\` for a command's options.`;
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'repl':
+      return runReplCommand(rest);
     case 'bench':
       return runBenchCommand(rest);
     case 'inspect':
