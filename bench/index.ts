@@ -20,4 +20,9 @@ export const suites: Record<string, { load: () => Promise<Suite>; needsServer: b
     needsServer: false,
     about: 'actor dispatch rate through host scheduling, restart time from crash to serving again, cost of 10,000 idle actors',
   },
+  queue: {
+    load: async () => (await import('./queue.js')).queueSuite,
+    needsServer: false,
+    about: 'queues end to end (sendBatch -> queue actor -> consumers), 64/256 B, in memory and durable, 1 and 4 consumers',
+  },
 };

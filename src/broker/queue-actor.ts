@@ -65,8 +65,12 @@ class QueueActor implements ActorBehavior {
   #deleted = false;
   #timerAtMs = Number.POSITIVE_INFINITY;
   #cancelTimer: (() => void) | null = null;
-  /** Log offsets settled during this receive: acknowledged together at its end. */
+  /** Log offsets settled and not yet acknowledged in the log. */
   #settledOffsets: number[] = [];
+  /** The log acknowledgement in flight, if any: one at a time, the next takes all that came meanwhile. */
+  #acking: Promise<void> | null = null;
+  #inFlightPublishes = 0;
+  #inFlightPublishBytes = 0;
 
   constructor(options: QueueActorDeclaration) {
     this.#options = options;
@@ -111,39 +115,62 @@ class QueueActor implements ActorBehavior {
     }
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.#cancelTimer?.();
-    return this.#flushAcks();
+    this.#flushAcks();
+    while (this.#acking !== null) await this.#acking;
   }
 
   // --- requests -------------------------------------------------------------------------------
 
-  async #publish(record: ActorRecord, context: ActorContext): Promise<void> {
+  /**
+   * A publish is appended to the log and, once the append is confirmed, inserted and answered.
+   * The receive does not wait for the append: the next publish can be encoded and sent to the
+   * storage thread meanwhile (appends of one log are confirmed in order, so inserts and confirms
+   * keep the publish order).
+   */
+  #publish(record: ActorRecord, context: ActorContext): void {
     const meta = record.meta;
+    let messages: QueueMessage[];
     try {
       if (this.#deleted) throw new NotFoundError(`queue "${this.#options.name}" was deleted; declare it again`);
-      const messages = decodeBatch(record.payload);
-      const nowMs = Date.now();
+      messages = decodeBatch(record.payload);
       for (const message of messages) {
         if (this.#options.messageTtlMs !== undefined) {
           const queueExpiry = message.timestampMs + this.#options.messageTtlMs;
           message.expiresAtMs = message.expiresAtMs === 0 ? queueExpiry : Math.min(message.expiresAtMs, queueExpiry);
         }
       }
+      // Counted with the publishes still in flight, so that two of them cannot both squeeze in.
       this.#makeRoom(messages);
-      let baseOffset = -1;
-      if (this.#options.useLog) {
-        ({ baseOffset } = await context.log.append(messages.map((message) => ({ value: encodeQueueMessage(message) }))));
-      }
-      messages.forEach((message, i) => this.#insert(message, baseOffset === -1 ? -1 : baseOffset + i, nowMs));
-      this.#trimHead();
-      this.#reply(meta, { ok: true, value: { count: messages.length } });
-      this.#dispatch();
-      this.#arm();
-      await this.#flushAcks();
     } catch (error) {
       this.#reply(meta, { ok: false, error: serializeError(error) });
+      return;
     }
+    this.#inFlightPublishes += messages.length;
+    this.#inFlightPublishBytes += messages.reduce((sum, m) => sum + m.body.byteLength, 0);
+    const stored = this.#options.useLog ? context.log.append(messages.map((message) => ({ value: encodeQueueMessage(message) }))) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
+    stored.then(
+      ({ baseOffset }) => {
+        this.#inFlightPublishes -= messages.length;
+        this.#inFlightPublishBytes -= messages.reduce((sum, m) => sum + m.body.byteLength, 0);
+        const nowMs = Date.now();
+        messages.forEach((message, i) => this.#insert(message, baseOffset === -1 ? -1 : baseOffset + i, nowMs));
+        this.#trimHead();
+        this.#reply(meta, { ok: true, value: { count: messages.length } });
+        this.#dispatch();
+        this.#arm();
+        this.#flushAcks();
+      },
+      (error: unknown) => {
+        // Storage failed: this publish is refused, and the actor fails (a timer callback that
+        // throws) so that it restarts and recovers what is really in its log.
+        this.#reply(meta, { ok: false, error: serializeError(error) });
+        context.setTimer(0, () => {
+          throw error;
+        });
+      },
+    );
   }
 
   /** Under reject-publish, refuses a publish that would take the queue past maxLength/maxBytes (whole, before anything is stored). */
@@ -151,7 +178,9 @@ class QueueActor implements ActorBehavior {
     const { maxLength, maxBytes, overflow } = this.#options;
     if (overflow !== 'reject-publish' || (maxLength === undefined && maxBytes === undefined)) return;
     const addBytes = incoming.reduce((sum, m) => sum + m.body.byteLength, 0);
-    if ((maxLength !== undefined && this.#readyCount() + incoming.length > maxLength) || (maxBytes !== undefined && this.#ready.bytes + addBytes > maxBytes)) {
+    const queued = this.#readyCount() + this.#inFlightPublishes;
+    const queuedBytes = this.#ready.bytes + this.#inFlightPublishBytes;
+    if ((maxLength !== undefined && queued + incoming.length > maxLength) || (maxBytes !== undefined && queuedBytes + addBytes > maxBytes)) {
       throw new QueueFullError(
         `queue "${this.#options.name}" is full (maxLength ${maxLength ?? '-'}, maxBytes ${maxBytes ?? '-'}): the publish was rejected whole; consume, or raise the limit`,
       );
@@ -376,7 +405,7 @@ class QueueActor implements ActorBehavior {
     });
   }
 
-  #onTime(): Promise<void> {
+  #onTime(): void {
     const nowMs = Date.now();
     while (this.#delayed.nextDueMs <= nowMs) {
       const entry = this.#entries.get(this.#delayed.pop()!);
@@ -411,7 +440,7 @@ class QueueActor implements ActorBehavior {
 
   // --- answers --------------------------------------------------------------------------------
 
-  #answer(meta: number, work: () => unknown): Promise<void> {
+  #answer(meta: number, work: () => unknown): void {
     try {
       this.#reply(meta, { ok: true, value: work() });
     } catch (error) {
@@ -425,12 +454,32 @@ class QueueActor implements ActorBehavior {
     if (meta !== 0) this.#context!.reply(QueueRecord.RESULT, encoder.encode(JSON.stringify(result)), meta);
   }
 
-  /** Acknowledges in the log what this turn settled: one log append for all of them. */
-  async #flushAcks(): Promise<void> {
-    if (this.#settledOffsets.length === 0) return;
+  /**
+   * Acknowledges settled messages in the log, in the background: one acknowledgement in flight,
+   * the next one carrying everything settled meanwhile. A settle is not a confirm, so nobody
+   * waits for it; if the queue restarts before an acknowledgement is logged, that message is
+   * delivered again (at least once). A failed acknowledgement fails the actor.
+   */
+  #flushAcks(): void {
+    if (this.#acking !== null || this.#settledOffsets.length === 0 || !this.#options.useLog) {
+      if (!this.#options.useLog) this.#settledOffsets = [];
+      return;
+    }
     const offsets = this.#settledOffsets;
     this.#settledOffsets = [];
-    await this.#context!.log.acknowledge(offsets);
+    const context = this.#context!;
+    this.#acking = context.log.acknowledge(offsets).then(
+      () => {
+        this.#acking = null;
+        this.#flushAcks();
+      },
+      (error: unknown) => {
+        this.#acking = null;
+        context.setTimer(0, () => {
+          throw error;
+        });
+      },
+    );
   }
 }
 

@@ -3,7 +3,7 @@
  *
  * A consumer holds at most `prefetch` unsettled deliveries (the queue never pushes more), runs at
  * most `concurrency` handler calls at once, and settles deliveries in batches: one SETTLE record
- * per turn of the event loop, whatever the number of acks in it.
+ * per turn of the event loop (setImmediate), whatever the number of acks in it.
  *
  *   ack 'auto'   : acked when the handler resolves; nacked (requeued) when it throws
  *   ack 'manual' : the handler calls msg.ack() / msg.nack()
@@ -215,8 +215,10 @@ export class QueueConsumer {
     if (tags) tags.push(tag);
     else this.#pendingSettles.set(key, [tag]);
     if (!this.#flushScheduled) {
+      // After this turn of the event loop, not this microtask: every handler that finishes in
+      // the turn adds its ack to the same SETTLE record.
       this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
+      setImmediate(() => this.#flush());
     }
   }
 
