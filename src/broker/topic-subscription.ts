@@ -146,11 +146,16 @@ export class TopicSubscription extends EventEmitter {
     if (this.#state !== 'active') return this.closed;
     this.#state = 'closing';
     await this.ready.catch(() => undefined);
-    if (this.#coordinator !== null) await this.#coordinator.leave(this);
-    else await Promise.all(this.assignment.map((p) => this.revoke(p)));
-    this.#state = 'closed';
-    this.#host.unregisterSubscription(this);
-    this.#resolveClosed();
+    try {
+      if (this.#coordinator !== null) await this.#coordinator.leave(this);
+      else await Promise.all(this.assignment.map((p) => this.revoke(p)));
+    } finally {
+      // Closed even if the last commit failed (reported by the rejection): at least once, the
+      // next member of the group starts from the last offset that was committed.
+      this.#state = 'closed';
+      this.#host.unregisterSubscription(this);
+      this.#resolveClosed();
+    }
     return this.closed;
   }
 
