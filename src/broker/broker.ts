@@ -81,11 +81,17 @@ export class Broker extends EventEmitter {
     this.#exchangeHost = {
       runtime,
       assertOpen: () => this.#assertOpen(),
-      hasDestination: (name) => this.#queues.has(name),
-      deliver: async (name, _routingKey, body, options) => {
+      hasDestination: (name) => this.#queues.has(name) || this.#topics.get(name) !== undefined,
+      // A queue by that name first, else a topic (keyed by the routing key, headers kept).
+      deliver: async (name, routingKey, body, options) => {
         const queue = this.#queues.get(name)?.queue;
-        if (queue === undefined) return false;
-        await queue.send(body, options);
+        if (queue !== undefined) {
+          await queue.send(body, options);
+          return true;
+        }
+        const topic = this.#topics.get(name);
+        if (topic === undefined) return false;
+        await topic.send(body, { key: routingKey, ...(options.headers === undefined ? {} : { headers: options.headers }) });
         return true;
       },
       unroutable: (exchange, routingKey) => this.emit('unroutable', { exchange, routingKey }),

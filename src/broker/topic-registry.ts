@@ -61,6 +61,11 @@ export class TopicRegistry {
     };
   }
 
+  /** The declared topic of that name, if any (exchanges route to topics by name). */
+  get(name: string): Topic | undefined {
+    return this.#topics.get(name)?.topic;
+  }
+
   /** Declares a topic (idempotent with the same options; other options: BATON_TOPIC_MISMATCH). */
   async declare(name: string, options: TopicDeclareOptions = {}): Promise<Topic> {
     this.#events.assertOpen();

@@ -79,6 +79,20 @@ describe('exchanges', () => {
     }
   });
 
+  it('exchange - a bound topic gets the publish, keyed by the routing key', async () => {
+    broker = await Broker.start({ workers: 1 });
+    const events = await broker.topic('events', { partitions: 2 });
+    const fan = await broker.exchange('to-topic', { type: 'fanout' });
+    await fan.bind('events');
+    expect(await fan.publish('user-7', { clicked: true }, { headers: { source: 'web' } })).toBe(1);
+    const seen: { key: unknown; body: unknown; headers: unknown }[] = [];
+    const sub = events.subscribe({ from: 'earliest' }, (m) => void seen.push({ key: m.key, body: m.body, headers: m.headers }));
+    const deadline = Date.now() + 10_000;
+    while (seen.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await sub.close();
+    expect(seen).toEqual([{ key: 'user-7', body: { clicked: true }, headers: { source: 'web' } }]);
+  });
+
   it('exchange - bindings survive a broker restart on the same dataDir', async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-exchange-'));
     broker = await Broker.start({ dataDir, workers: 1 });
