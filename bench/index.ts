@@ -25,4 +25,9 @@ export const suites: Record<string, { load: () => Promise<Suite>; needsServer: b
     needsServer: false,
     about: 'queues end to end (sendBatch -> queue actor -> consumers), 64/256 B, in memory and durable, 1 and 4 consumers',
   },
+  peers: {
+    load: async () => (await import('./peers.js')).peersSuite,
+    needsServer: true,
+    about: 'Baton queues beside NATS core/JetStream, RabbitMQ, Redis Streams, BullMQ on 127.0.0.1 (256 B publish, consume); unreachable: skipped',
+  },
 };

@@ -111,3 +111,43 @@ export function formatTable(report: SuiteReport): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [`suite: ${report.suite}`, line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** One Baton row beside one peer, from the ratios the suites put in `extra` (`x<Peer>`: Baton / peer). */
+export interface Comparison {
+  suite: string;
+  row: string;
+  batonMsgsPerSec: number;
+  peer: string;
+  peerMsgsPerSec: number;
+  ratio: number;
+}
+
+export function comparisons(reports: readonly SuiteReport[]): Comparison[] {
+  const out: Comparison[] = [];
+  for (const report of reports) {
+    for (const row of report.results) {
+      if (row.msgsPerSec === null || row.skipped !== undefined) continue;
+      for (const [key, value] of Object.entries(row.extra ?? {})) {
+        if (!/^x[A-Z]/.test(key) || typeof value !== 'number' || !(value > 0)) continue;
+        out.push({ suite: report.suite, row: row.name, batonMsgsPerSec: row.msgsPerSec, peer: key.slice(1), peerMsgsPerSec: row.msgsPerSec / value, ratio: value });
+      }
+    }
+  }
+  return out;
+}
+
+/** The table printed at the end of `baton bench`: each peer beside Baton, with the ratio. */
+export function formatComparisonTable(reports: readonly SuiteReport[]): string {
+  const rows = comparisons(reports);
+  const skipped = reports.flatMap((r) => r.results.filter((row) => row.skipped !== undefined).map((row) => `${row.name} (${row.skipped})`));
+  if (rows.length === 0 && skipped.length === 0) return '';
+  const header = ['suite', 'Baton row', 'Baton msgs/s', 'peer', 'peer msgs/s', 'Baton / peer'];
+  const cells = rows.map((c) => [c.suite, c.row, formatRate(c.batonMsgsPerSec), c.peer, formatRate(c.peerMsgsPerSec), `${c.ratio >= 10 ? c.ratio.toFixed(0) : c.ratio.toFixed(2)}x`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
+  const right = new Set([2, 4, 5]);
+  const line = (values: string[]) => values.map((v, i) => (right.has(i) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
+  const out = ['Baton beside its peers (same run; ratio > 1: Baton is faster)'];
+  if (rows.length > 0) out.push(line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line));
+  if (skipped.length > 0) out.push(`skipped: ${skipped.join('; ')}`);
+  return out.join('\n');
+}
