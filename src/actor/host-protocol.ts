@@ -11,6 +11,8 @@ import type { StorageConnection } from './storage-protocol.js';
 
 /** What a host thread exposes to the supervisor (over the worker's own port). */
 export interface HostApi {
+  /** A spare host thread takes a host's place (its index, rings and storage connection). */
+  adopt(data: HostWorkerData): Promise<void>;
   /** Resolves once the actor replayed its log and runs; rejects if its start failed. */
   startActor(spec: ActorStartSpec): Promise<void>;
   /** Fails an actor without reporting it (the supervisor restarts it, e.g. one_for_all): its mail stays. */

@@ -77,7 +77,8 @@ export type RuntimeEvent =
   | { type: 'restart'; actor: string; reason: string; attempt: number; host: number }
   | { type: 'actor-stopped'; actor: string; reason: string; report?: IntensityReport }
   | { type: 'host-restart'; host: number; reason: string }
-  | { type: 'undeliverable'; destination: number; count: number; host: number };
+  | { type: 'undeliverable'; destination: number; count: number; host: number }
+  | { type: 'supervisor-error'; reason: string };
 
 export interface RuntimeStats {
   workers: { index: number; threadId: number; actors: number; state: HostState; restarts: number }[];
@@ -155,6 +156,8 @@ export class Supervisor implements SupervisorApi {
   readonly #storageRings: { requests: SharedArrayBuffer; responses: SharedArrayBuffer }[];
   #nextAddress = 1;
   #closing = false;
+  /** One spare host thread, loaded and idle, for the next host death. */
+  #spare: { worker: Worker; ready: Promise<Worker | null> } | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
 
   private constructor(init: SupervisorInit, placement: Placement, storageThread: Worker, storage: Remote<StorageServiceApi>, storageDurable: boolean) {
@@ -200,6 +203,7 @@ export class Supervisor implements SupervisorApi {
     const storage = wrap<StorageServiceApi>(portEndpoint(storageThread));
     const supervisor = new Supervisor(init, placement, storageThread, storage, await storage.durable);
     await Promise.all(Array.from({ length: init.workers }, (_, index) => supervisor.#spawnHost(index, 0)));
+    supervisor.#prepareSpare();
     // A few checks per stall timeout: cheap, and idle hosts are not even looked at twice.
     supervisor.#healthTimer = setInterval(() => supervisor.#checkHealth(), Math.max(25, supervisor.#stallTimeoutMs / 4));
     return supervisor;
@@ -320,6 +324,9 @@ export class Supervisor implements SupervisorApi {
         await host.worker.terminate();
       }),
     );
+    const spare = this.#spare;
+    this.#spare = null;
+    if (spare !== null) await spare.worker.terminate();
     await this.#storage.close().catch(() => undefined);
     await this.#storageThread.terminate();
   }
@@ -373,11 +380,11 @@ export class Supervisor implements SupervisorApi {
       events: channel.port2,
       storage: { kind: 'remote', connection: { ...rings, port: storageChannel.port2, generation }, durable: this.#storageDurable },
     };
-    const worker = new Worker(workerFileUrl('actor-host'), {
-      workerData: data,
-      transferList: [channel.port2, storageChannel.port2],
-      ...(this.#hostHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.#hostHeapMb } }),
-    });
+    // A warm spare takes the place at once; without one (at start-up), a thread is started.
+    const spare = generation > 0 ? await this.#takeSpare() : null;
+    const worker = spare ?? this.#startHostThread(data, [channel.port2, storageChannel.port2]);
+    if (spare !== null) await wrap<HostApi>(portEndpoint(spare)).adopt(transfer(data, [channel.port2, storageChannel.port2]));
+    if (generation > 0) this.#prepareSpare();
     const previous = this.#hosts[index];
     const host: HostHandle = {
       index,
@@ -403,11 +410,48 @@ export class Supervisor implements SupervisorApi {
     });
     worker.on('exit', (code) => {
       if (host.state === 'closing' || host.state === 'dead' || this.#closing) return;
-      void this.#onHostDeath(host, host.failure ?? { kind: 'host-exit', code });
+      this.#handleHostDeath(host, host.failure ?? { kind: 'host-exit', code });
     });
     host.outboxSlot = await host.api.outboxSlot();
     if (host.state === 'starting') host.state = 'running';
     return host;
+  }
+
+  #startHostThread(data: HostWorkerData | { spare: true }, transferList: MessagePort[]): Worker {
+    return new Worker(workerFileUrl('actor-host'), {
+      workerData: data,
+      transferList,
+      ...(this.#hostHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.#hostHeapMb } }),
+    });
+  }
+
+  /**
+   * Keeps one spare host thread warm (loaded, idle, no CPU) for the next host death: replacing
+   * a host then costs an adopt call, not a thread start (~100 ms on a loaded 2-core machine).
+   */
+  #prepareSpare(): void {
+    if (this.#closing || this.#spare !== null) return;
+    const worker = this.#startHostThread({ spare: true }, []);
+    const ready = new Promise<Worker | null>((resolve) => {
+      // Ready once its entry module ran and answers comlink (a spare refuses everything but
+      // adopt, so the answer to this probe is an error: that is the point).
+      const answered = () => resolve(worker);
+      wrap<HostApi>(portEndpoint(worker)).outboxSlot().then(answered, answered);
+      worker.once('exit', () => resolve(null));
+    });
+    this.#spare = { worker, ready };
+    worker.once('exit', () => {
+      if (this.#spare?.worker === worker) this.#spare = null;
+    });
+  }
+
+  /** The warm spare, if it is ready; it is no longer the spare after this. */
+  async #takeSpare(): Promise<Worker | null> {
+    const spare = this.#spare;
+    if (spare === null) return null;
+    this.#spare = null;
+    const worker = await spare.ready;
+    return worker;
   }
 
   #checkHealth(): void {
@@ -424,9 +468,16 @@ export class Supervisor implements SupervisorApi {
       const ageMs = now - host.lastBeatChangeMs;
       if (ageMs > this.#stallTimeoutMs) {
         host.failure = { kind: 'host-stalled', heartbeatAgeMs: Math.round(ageMs) };
-        void this.#onHostDeath(host, host.failure);
+        this.#handleHostDeath(host, host.failure);
       }
     }
+  }
+
+  /** Replaces a dead host; a failure to do so is reported, never thrown out of the supervisor. */
+  #handleHostDeath(host: HostHandle, reason: HostExitReason | ExitReason): void {
+    this.#onHostDeath(host, reason).catch((error: unknown) => {
+      this.#emit({ type: 'supervisor-error', reason: `replacing host ${host.index} failed: ${error instanceof Error ? error.message : String(error)}` });
+    });
   }
 
   async #onHostDeath(host: HostHandle, reason: HostExitReason | ExitReason): Promise<void> {
@@ -436,10 +487,13 @@ export class Supervisor implements SupervisorApi {
     // A stalled host may still be running: make sure it is gone before its rings are repaired.
     await host.worker.terminate();
     // The dead host wrote to the runtime's ring: free its slot, pad what it left half-written.
-    let repair = repairRing(this.#runtimeInbox, [host.outboxSlot]);
-    while (repair.unresolved.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      repair = repairRing(this.#runtimeInbox, [host.outboxSlot]);
+    // (A host that died before it told its slot never wrote a reply: nothing of it to repair.)
+    if (host.outboxSlot >= 0) {
+      let repair = repairRing(this.#runtimeInbox, [host.outboxSlot]);
+      while (repair.unresolved.length > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        repair = repairRing(this.#runtimeInbox, [host.outboxSlot]);
+      }
     }
     // It was the only writer of its request ring to the storage thread: free that slot too.
     repairRing(this.#storageRings[host.index]!.requests);
@@ -504,24 +558,28 @@ export class Supervisor implements SupervisorApi {
     }
   }
 
-  /**
-   * Restarts actors one after another, in the order given (start order), each once its own
-   * delay has passed: OTP starts a group's members in order, never at once.
-   */
+  /** Restarts actors, each once its own delay has passed (a one_for_all group in start order, one after another). */
   #scheduleRestarts(restarts: readonly { childId: string; delayMs: number; attempt: number }[], reason: string): void {
     const scheduledMs = performance.now();
     const planned = restarts.flatMap(({ childId, delayMs, attempt }) => {
       const entry = this.#actors.get(childId);
       return entry === undefined ? [] : [{ entry, token: ++entry.restartToken, atMs: scheduledMs + delayMs, attempt }];
     });
-    void (async () => {
-      for (const { entry, token, atMs, attempt } of planned) {
-        const waitMs = atMs - performance.now();
-        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-        if (entry.restartToken !== token || this.#closing) continue;
-        await this.#restart(entry, attempt, reason);
-      }
-    })();
+    const restartWhenDue = async ({ entry, token, atMs, attempt }: (typeof planned)[number]) => {
+      const waitMs = atMs - performance.now();
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      if (entry.restartToken !== token || this.#closing) return;
+      await this.#restart(entry, attempt, reason);
+    };
+    if (this.#decisions.policy.strategy === 'one_for_all') {
+      // A group restarts in start order, one after another, as OTP starts it.
+      void (async () => {
+        for (const restart of planned) await restartWhenDue(restart);
+      })();
+    } else {
+      // Independent actors (say, all of a dead host's) restart side by side.
+      for (const restart of planned) void restartWhenDue(restart);
+    }
   }
 
   async #restart(entry: ActorEntry, attempt: number, reason: string): Promise<void> {

@@ -33,6 +33,14 @@ export interface BrokerOptions {
   workers?: number;
   fsync?: 'always' | 'interval' | 'never';
   fsyncIntervalMs?: number;
+  /**
+   * Time between the storage thread's maintenance passes: retention (`retentionMs`,
+   * `retentionBytes`, acknowledged queue segments), then compaction of `compact` topics.
+   * 0: none (with a dataDir, retention still runs every 5 minutes). Default 30000.
+   */
+  compactionIntervalMs?: number;
+  /** Log segment size (4096 .. 2^32-1): only sealed segments are compacted or deleted. Default 64 MiB. */
+  segmentBytesMax?: number;
   supervisor?: { maxRestarts?: number; withinMs?: number; backoffMs?: [min: number, max: number] };
 }
 
@@ -107,6 +115,7 @@ export class Broker extends EventEmitter {
       if (event.type === 'restart' && event.actor.startsWith('topic:')) this.#topics.restarted(event.actor);
     });
     runtime.on('actor-stopped', (event: RuntimeEvent) => this.emit('actor-stopped', event));
+    runtime.on('supervisor-error', (event: { reason: string }) => this.#report(new Error(event.reason)));
   }
 
   static async start(options: BrokerOptions = {}): Promise<Broker> {
@@ -119,6 +128,8 @@ export class Broker extends EventEmitter {
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
       ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
       ...(options.fsyncIntervalMs === undefined ? {} : { fsyncIntervalMs: options.fsyncIntervalMs }),
+      ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
+      ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
       supervisor: {
         ...(options.supervisor?.maxRestarts === undefined ? {} : { maxRestarts: options.supervisor.maxRestarts }),
         ...(options.supervisor?.withinMs === undefined ? {} : { withinMs: options.supervisor.withinMs }),
