@@ -12,7 +12,7 @@ import assert from 'node:assert';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
 import { NotFoundError, QueueFullError, serializeError } from '../errors.js';
 import { DelayHeap } from './delay-heap.js';
-import { encodedQueueMessageBytes, encodeQueueMessage, type QueueMessage, readQueueMessage, writeQueueMessage } from './queue-message.js';
+import { encodedQueueMessageBytes, type QueueMessage, readQueueMessage, setExpiresAt, writeQueueMessage } from './queue-message.js';
 import { type AckMode, type DeadLetterReason, type QueueActorOptions, QueueRecord, type QueueStats, Settle } from './queue-protocol.js';
 import { ReadyQueue } from './ready-queue.js';
 
@@ -44,6 +44,8 @@ interface Consumer {
 }
 
 const encoder = new TextEncoder();
+/** A DELIVER record is closed at this size (well under the runtime ring's record limit). */
+const DELIVER_BATCH_BYTES = 128 * 1024;
 
 export function createActor(options: unknown): ActorBehavior {
   return new QueueActor(options as QueueActorDeclaration);
@@ -132,14 +134,16 @@ class QueueActor implements ActorBehavior {
   #publish(record: ActorRecord, context: ActorContext): void {
     const meta = record.meta;
     let messages: QueueMessage[];
+    let encoded: Uint8Array[];
     try {
       if (this.#deleted) throw new NotFoundError(`queue "${this.#options.name}" was deleted; declare it again`);
-      messages = decodeBatch(record.payload);
-      for (const message of messages) {
-        if (this.#options.messageTtlMs !== undefined) {
-          const queueExpiry = message.timestampMs + this.#options.messageTtlMs;
+      ({ messages, encoded } = decodeBatch(record.payload));
+      if (this.#options.messageTtlMs !== undefined) {
+        messages.forEach((message, i) => {
+          const queueExpiry = message.timestampMs + this.#options.messageTtlMs!;
           message.expiresAtMs = message.expiresAtMs === 0 ? queueExpiry : Math.min(message.expiresAtMs, queueExpiry);
-        }
+          setExpiresAt(encoded[i]!, message.expiresAtMs);
+        });
       }
       // Counted with the publishes still in flight, so that two of them cannot both squeeze in.
       this.#makeRoom(messages);
@@ -149,7 +153,7 @@ class QueueActor implements ActorBehavior {
     }
     this.#inFlightPublishes += messages.length;
     this.#inFlightPublishBytes += messages.reduce((sum, m) => sum + m.body.byteLength, 0);
-    const stored = this.#options.useLog ? context.log.append(messages.map((message) => ({ value: encodeQueueMessage(message) }))) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
+    const stored = this.#options.useLog ? context.log.append(encoded.map((value) => ({ value }))) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
     stored.then(
       ({ baseOffset }) => {
         this.#inFlightPublishes -= messages.length;
@@ -365,6 +369,9 @@ class QueueActor implements ActorBehavior {
     const order = this.#order;
     if (order.length === 0 || this.#readyCount() === 0) return;
     const nowMs = Date.now();
+    // Deliveries go out in batches, one record per consumer per dispatch (bounded in bytes):
+    // one ring write, and at most one wake-up of the broker thread, for many messages.
+    const batches = new Map<number, { entries: Entry[]; bytes: number }>();
     let withoutCredit = 0;
     while (this.#readyCount() > 0 && withoutCredit < order.length) {
       const consumer = this.#consumers.get(order[this.#turn++ % order.length]!)!;
@@ -378,14 +385,32 @@ class QueueActor implements ActorBehavior {
       entry.message.deliveries++;
       entry.consumer = consumer.id;
       consumer.inFlight++;
-      const payload = new Uint8Array(8 + encodedQueueMessageBytes(entry.message));
-      new DataView(payload.buffer).setFloat64(0, entry.tag, true);
-      writeQueueMessage(entry.message, payload, 8);
-      this.#context!.reply(QueueRecord.DELIVER, payload, consumer.id);
+      let batch = batches.get(consumer.id);
+      if (batch === undefined) batches.set(consumer.id, (batch = { entries: [], bytes: 4 }));
+      batch.entries.push(entry);
+      batch.bytes += 8 + encodedQueueMessageBytes(entry.message);
+      if (batch.bytes >= DELIVER_BATCH_BYTES) {
+        this.#deliver(consumer.id, batch);
+        batches.delete(consumer.id);
+      }
       // At most once: settled as it leaves; the consumer still returns the credit.
       if (consumer.ack === 'none') this.#remove(entry);
       else if (this.#options.ackTimeoutMs !== undefined) this.#deadlines.push(nowMs + this.#options.ackTimeoutMs, entry.tag);
     }
+    for (const [consumerId, batch] of batches) this.#deliver(consumerId, batch);
+  }
+
+  /** One DELIVER record: [u32 count] then per message [f64 tag][message]. */
+  #deliver(consumerId: number, batch: { entries: Entry[]; bytes: number }): void {
+    const payload = new Uint8Array(batch.bytes);
+    const view = new DataView(payload.buffer);
+    view.setUint32(0, batch.entries.length, true);
+    let offset = 4;
+    for (const entry of batch.entries) {
+      view.setFloat64(offset, entry.tag, true);
+      offset = writeQueueMessage(entry.message, payload, offset + 8);
+    }
+    this.#context!.reply(QueueRecord.DELIVER, payload, consumerId);
   }
 
   // --- time -----------------------------------------------------------------------------------
@@ -487,14 +512,17 @@ function text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
-function decodeBatch(payload: Uint8Array): QueueMessage[] {
+/** The messages of a PUBLISH, each with a copy of its encoded bytes (the log record, as is). */
+function decodeBatch(payload: Uint8Array): { messages: QueueMessage[]; encoded: Uint8Array[] } {
   const count = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0, true);
   const messages: QueueMessage[] = [];
+  const encoded: Uint8Array[] = [];
   let offset = 4;
   for (let i = 0; i < count; i++) {
     const { message, end } = readQueueMessage(payload, offset, true);
     messages.push(message);
+    encoded.push(payload.slice(offset, end));
     offset = end;
   }
-  return messages;
+  return { messages, encoded };
 }

@@ -136,22 +136,31 @@ export class QueueConsumer {
     return this.#state;
   }
 
-  /** A DELIVER record for this consumer: [f64 tag][message]. */
+  /** A DELIVER record for this consumer: [u32 count] then per message [f64 tag][message]. */
   deliver(payload: Uint8Array): void {
-    const tag = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getFloat64(0, true);
-    const { message } = readQueueMessage(payload, 8, false);
-    const delivery = new QueueDelivery(tag, message, this.#codec, this, this.#incarnation);
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    const count = view.getUint32(0, true);
+    let offset = 4;
+    for (let i = 0; i < count; i++) {
+      const tag = view.getFloat64(offset, true);
+      const { message, end } = readQueueMessage(payload, offset + 8, false);
+      offset = end;
+      this.#take(new QueueDelivery(tag, message, this.#codec, this, this.#incarnation));
+    }
+    this.#pump();
+  }
+
+  #take(delivery: QueueDelivery): void {
     if (this.ack === 'none') {
       // Settled on arrival (the queue already forgot it): only the credit goes back.
       delivery.settled = true;
-      this.#queueSettle(Settle.ACK, tag, 0);
+      this.#queueSettle(Settle.ACK, delivery.tag, 0);
     }
     if (this.#state !== 'consuming') {
       if (this.ack !== 'none') this.settleDelivery(delivery, Settle.REQUEUE, 0);
       return;
     }
     this.#waiting.push(delivery);
-    this.#pump();
   }
 
   /** The queue restarted: its deliveries in flight will come again under new tags. */

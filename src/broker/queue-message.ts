@@ -82,6 +82,11 @@ export function writeQueueMessage(message: QueueMessage, target: Uint8Array, off
   return p + 4 + message.body.byteLength;
 }
 
+/** Rewrites the `expiresAtMs` field of an encoded message in place. */
+export function setExpiresAt(encoded: Uint8Array, expiresAtMs: number): void {
+  new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength).setFloat64(12, expiresAtMs, true);
+}
+
 export function encodeQueueMessage(message: QueueMessage): Uint8Array {
   const bytes = new Uint8Array(encodedQueueMessageBytes(message));
   writeQueueMessage(message, bytes, 0);

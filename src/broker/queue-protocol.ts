@@ -10,7 +10,7 @@
  *   PURGE | STATS | DELETE                       (empty)
  * From the queue:
  *   RESULT       meta = request id, JSON { ok: true, value } | { ok: false, error: SerializedError }
- *   DELIVER      meta = consumer id, [f64 tag][message]
+ *   DELIVER      meta = consumer id, [u32 count] then per message [f64 tag][message]
  *   DEAD_LETTER  meta 0, [u16 reason length][reason utf8][message]
  */
 export const QueueRecord = Object.freeze({
