@@ -93,6 +93,18 @@ export interface ActorLog {
   /** Saves the actor's state as of `offset`; segments before it can then be released (`state` logs). */
   writeSnapshot(snapshot: ActorSnapshot): Promise<void>;
   readSnapshot(): Promise<ActorSnapshot | null>;
+  /**
+   * How many times retention or compaction removed records of this log; absent: never. A reader
+   * that keeps records in memory (a topic partition's tail cache) drops them when it changes, so
+   * that it never serves a record the log no longer has.
+   */
+  readonly removals?: number;
+}
+
+/** What one maintenance pass (`ActorStorage.maintain`) did. */
+export interface MaintenanceResult {
+  retention: { segmentsDeleted: number; bytesDeleted: number };
+  compaction: { segmentsRewritten: number; recordsRemoved: number };
 }
 
 export interface ActorStorage {
@@ -100,6 +112,12 @@ export interface ActorStorage {
   readonly durable: boolean;
   /** Opens (or creates) a log. Opening a log twice returns the same log. */
   openLog(name: string, options?: ActorLogOptions): Promise<ActorLog>;
+  /**
+   * One pass of retention (delete released segments) and then compaction (keep the newest record
+   * per key of `compact` logs, in sealed segments). The storage thread calls it on a timer
+   * (`compactionIntervalMs`); storage that keeps nothing to trim (a remote view) omits it.
+   */
+  maintain?(): Promise<MaintenanceResult>;
   /** Confirms everything pending, then releases files and the data directory lock. */
   close(): Promise<void>;
 }

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MemoryFileLayer } from '../wal/memory-file-layer.js';
-import { Wal, type WalOptions } from '../wal/wal.js';
+import { Wal, type WalMaintenanceResult, type WalOptions } from '../wal/wal.js';
 import type { WalLog } from '../wal/wal-log.js';
 import type { ActorLogOptions, ActorStorage } from './actor-storage.js';
 
@@ -41,6 +41,11 @@ export class MemoryStorage implements ActorStorage {
 
   openLog(name: string, options?: ActorLogOptions): Promise<WalLog> {
     return this.#wal.openLog(name, options);
+  }
+
+  /** Retention, then compaction, on the in-memory WAL (ActorStorage.maintain). */
+  maintain(): Promise<WalMaintenanceResult> {
+    return this.#wal.maintain();
   }
 
   /** The WAL underneath, for retention, compaction and stats. */

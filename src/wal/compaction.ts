@@ -93,6 +93,7 @@ async function rewriteSegment(
   const chunks: Buffer[] = [];
   let size = 0;
   let removed = 0;
+  const removedFrom = new Set<string>();
   const next = new Segment(context.walDir, segment.baseLsn, context.indexIntervalBytes);
   const rows = new Map<string, BatchLocation[]>();
   const outcome = await scanSegmentFile(context.files, segment.path, context.batchBytesMax, ({ header, buf, bufPos }) => {
@@ -109,6 +110,7 @@ async function rewriteSegment(
         return !(record.value === null && record.timestampMs < context.nowMs - policy.tombstoneRetentionMs);
       });
       removed += records.length - keep.length;
+      if (keep.length < records.length) removedFrom.add(header.logName);
       if (keep.length === 0) return null;
       if (keep.length === records.length) {
         out = Buffer.from(buf.subarray(bufPos, bufPos + header.batchLength));
@@ -168,6 +170,10 @@ async function rewriteSegment(
     const from = log.batches.findByLsn(segment.baseLsn);
     const to = log.batches.findByLsn(segment.endLsn);
     log.batches.replace(from, to, rows.get(name) ?? []);
+  }
+  for (const name of removedFrom) {
+    const log = context.logs.get(name);
+    if (log !== undefined) log.removals += 1;
   }
   context.replace(segment, next);
   await segment.closeReader();

@@ -169,6 +169,8 @@ export class LogState {
   policy: LogPolicy | null = null;
   /** Offset the newest snapshot covers up to (exclusive), or null. */
   snapshotOffset: number | null = null;
+  /** How many times retention or compaction removed records of this log (readers that cache records compare it). */
+  removals = 0;
 
   constructor(name: string) {
     this.name = name;

@@ -111,6 +111,10 @@ export class WalLog implements ActorLog {
     return this.#state.nextOffset;
   }
 
+  get removals(): number {
+    return this.#state.removals;
+  }
+
   async append(records: readonly RecordInput[]): Promise<AppendResult> {
     this.#core.assertOpen();
     if (!Array.isArray(records) || records.length === 0) throw new InvalidArgumentError(`append to "${this.name}" needs a non-empty array of records`);

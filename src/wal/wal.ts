@@ -23,7 +23,7 @@
  * clean checkpoint. After a storage failure the WAL refuses appends: close it and open it again.
  */
 import path from 'node:path';
-import type { ActorLogOptions, ActorStorage } from '../actor/actor-storage.js';
+import type { ActorLogOptions, ActorStorage, MaintenanceResult } from '../actor/actor-storage.js';
 import { BatonError, ClosedError, InvalidArgumentError, InvalidNameError, StorageFailedError } from '../errors.js';
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { compactLogs, type CompactionResult } from './compaction.js';
@@ -154,6 +154,11 @@ function samePolicy(a: LogPolicy, b: LogPolicy): boolean {
 function asStorageError(error: unknown, what: string): Error {
   if (error instanceof BatonError) return error;
   return new StorageFailedError(`${what}: ${(error as Error).message}`, { cause: error });
+}
+
+export interface WalMaintenanceResult extends MaintenanceResult {
+  retention: RetentionResult;
+  compaction: CompactionResult;
 }
 
 export interface WalStats {
@@ -392,7 +397,9 @@ export class Wal implements ActorStorage, WalCore {
       await writeLogOffsets(this.files, this.dataDir, this.#logs);
       // Forget the segments before deleting their files, so no replay starts reading them.
       for (const log of this.#logs.values()) {
-        log.batches.dropFirst(log.batches.findByLsn(firstKept.baseLsn));
+        const dropped = log.batches.findByLsn(firstKept.baseLsn);
+        if (dropped > 0) log.removals += 1;
+        log.batches.dropFirst(dropped);
         log.startOffset = log.batches.count > 0 ? log.batches.at(0).logBaseOffset : log.nextOffset;
         log.acked.dropBelow(log.startOffset);
       }
@@ -425,6 +432,16 @@ export class Wal implements ActorStorage, WalCore {
         writeIndexFiles: (segment: Segment) => this.#writeIndexFiles(segment),
       });
     });
+  }
+
+  /**
+   * One maintenance pass, as the storage thread runs it on its timer: retention first (segments it
+   * deletes need no compacting), then compaction. Each step runs after the maintenance before it.
+   */
+  async maintain(): Promise<WalMaintenanceResult> {
+    const retention = await this.enforceRetention();
+    const compaction = await this.compact();
+    return { retention, compaction };
   }
 
   stats(): WalStats {
