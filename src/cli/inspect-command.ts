@@ -1,5 +1,5 @@
 /**
- * `baton inspect --data-dir DIR [NAME] [--json]`: lists a data directory's segments and logs
+ * `baton inspect --data-dir DIR [NAME] [--json] [--dump]`: lists a data directory's segments and logs
  * with their offsets and sizes, verifies every CRC, and reports corruption with the file and
  * byte offset. Read-only and lock-free. Exit status: 0 when the log is sound (a torn tail that
  * recovery will cut is reported but is not corruption), 3 when it is corrupt.
@@ -8,12 +8,18 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { NodeFileLayer } from '../wal/file-layer.js';
 import { inspectDataDir } from '../wal/inspect.js';
+import { colorsFor } from './colors.js';
+import { dumpRecords } from './dump-records.js';
 
-const help = `Usage: baton inspect --data-dir DIR [NAME] [--json]
+const help = `Usage: baton inspect --data-dir DIR [NAME] [--json] [--dump]
 
 Lists the WAL of a data directory: segments (base LSN, bytes, batches, index files) and logs
 (offsets, records, bytes), verifying every batch's CRC. With NAME, only that log and the
 segments holding it. Read-only; safe beside a running broker.
+
+  --dump   also print the records (of NAME, or of every log): queue messages decoded
+           (id, headers, body as JSON, UTF-8 or hex), other records as key/headers/value
+  --json   the report as one JSON document
 
 Exit status: 0 sound, 3 corruption found (file and byte offset printed).`;
 
@@ -26,6 +32,7 @@ export async function runInspectCommand(argv: string[]): Promise<number> {
     options: {
       'data-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
+      dump: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -38,6 +45,7 @@ export async function runInspectCommand(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new InvalidArgumentError('inspect takes at most one log NAME');
   const report = await inspectDataDir(new NodeFileLayer(), dataDir, positionals[0]);
   const corrupt = report.problems.some((p) => p.kind === 'corruption');
+  if (values.dump && values.json) throw new InvalidArgumentError('inspect: --dump and --json do not go together');
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return corrupt ? EXIT_CORRUPT : 0;
@@ -63,5 +71,9 @@ export async function runInspectCommand(argv: string[]): Promise<number> {
   }
   if (report.problems.length === 0) out.push('no problems found');
   process.stdout.write(`${out.join('\n')}\n`);
+  if (values.dump) {
+    process.stdout.write('\nrecords:\n');
+    await dumpRecords(new NodeFileLayer(), dataDir, positionals[0], (line) => process.stdout.write(`${line}\n`), colorsFor(process.stdout));
+  }
   return corrupt ? EXIT_CORRUPT : 0;
 }

@@ -85,6 +85,9 @@ export async function runReplCommand(argv: string[]): Promise<number> {
     // While a top-level await runs, node:repl buffers keys; with this, Ctrl-C still gets through
     // (to stop a tail or load, or to interrupt the await).
     breakEvalOnSigint: true,
+    // The main realm: a `new Uint8Array()` typed here is the broker's Uint8Array (codecs check
+    // `instanceof`), and errors are the broker's error classes.
+    useGlobal: true,
   });
   Object.assign(server.context, helpers.context(), { broker });
   gate.attach(server);
