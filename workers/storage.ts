@@ -1,25 +1,37 @@
 /**
  * Entry point of the storage thread: opens the broker's storage (the WAL of the data directory,
- * or memory storage) and serves the actor hosts (StorageService), under the supervisor.
+ * or memory storage) and serves the actor hosts (StorageService), under the supervisor. The
+ * service also runs retention and compaction every `compactionIntervalMs`.
  */
 import { expose } from 'comlink';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ActorStorage } from '../src/actor/actor-storage.js';
 import { MemoryStorage } from '../src/actor/memory-storage.js';
-import { StorageService } from '../src/actor/storage-service.js';
+import { COMPACTION_INTERVAL_MS_DEFAULT, StorageService } from '../src/actor/storage-service.js';
 import { serializeError } from '../src/errors.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
 import { Wal, type WalOptions } from '../src/wal/wal.js';
 
 export interface StorageWorkerData {
   dataDir?: string;
-  wal?: Pick<WalOptions, 'fsync' | 'fsyncIntervalMs'>;
+  wal?: Pick<WalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytesMax'>;
+  /** Time between maintenance passes (retention, then compaction); 0: none. Default 30000. */
+  compactionIntervalMs?: number;
 }
 
 const data = workerData as StorageWorkerData;
 try {
-  const storage: ActorStorage = data.dataDir === undefined ? await MemoryStorage.open() : await Wal.open(data.dataDir, data.wal ?? {});
-  expose(new StorageService(storage), portEndpoint(parentPort!));
+  const compactionIntervalMs = data.compactionIntervalMs ?? COMPACTION_INTERVAL_MS_DEFAULT;
+  const segmentBytesMax = data.wal?.segmentBytesMax;
+  const storage: ActorStorage =
+    data.dataDir === undefined
+      ? await MemoryStorage.open(segmentBytesMax === undefined ? {} : { segmentBytesMax })
+      : await Wal.open(data.dataDir, {
+          ...(data.wal ?? {}),
+          // The service's passes run retention; the WAL's own 5-minute timer only when they are off.
+          ...(compactionIntervalMs > 0 ? { retentionCheckIntervalMs: 0 } : {}),
+        });
+  expose(new StorageService(storage, { compactionIntervalMs }), portEndpoint(parentPort!));
   parentPort!.postMessage({ kind: 'storage-ready' });
 } catch (error) {
   parentPort!.postMessage({ kind: 'storage-failed', error: serializeError(error) });

@@ -15,6 +15,7 @@ import { ClosedError, deserializeError, InvalidArgumentError, NotFoundError, typ
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { workerFileUrl } from '../threads/worker-file.js';
+import type { StorageWorkerData } from '../../workers/storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import {
   type ActorAddress,
@@ -34,6 +35,25 @@ export interface ActorRuntimeOptions extends RuntimeTuning {
   /** With a dataDir: 'always' (default) confirms appends after the covering fdatasync. */
   fsync?: 'always' | 'interval' | 'never';
   fsyncIntervalMs?: number;
+  /**
+   * Time between the storage thread's maintenance passes: retention (delete the oldest segments
+   * every log in them released), then compaction (keep the newest record per key of `compact`
+   * topics, in sealed segments). 0: no passes (a dataDir's WAL then runs retention by itself
+   * every 5 minutes; memory storage never). Integer 0 .. 2^31-1; default 30000.
+   */
+  compactionIntervalMs?: number;
+  /**
+   * Roll the log to a new segment before one grows past this many bytes. Only sealed segments
+   * are compacted or deleted, so this bounds how much of a log they leave untouched. Integer
+   * 4096 .. 2^32-1; default 64 MiB.
+   */
+  segmentBytesMax?: number;
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)) {
+    throw new InvalidArgumentError(`${name} must be an integer ${min} .. ${max}, got ${String(value)}`);
+  }
 }
 
 /** A record an actor sent to this thread. `payload` is a copy: keep it as long as you like. */
@@ -80,12 +100,16 @@ export class ActorRuntime extends EventEmitter {
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
       throw new InvalidArgumentError(`workers must be an integer 1 .. 256, got ${workers}`);
     }
-    const storage = {
+    checkInteger('compactionIntervalMs', options.compactionIntervalMs, 0, 0x7fff_ffff);
+    checkInteger('segmentBytesMax', options.segmentBytesMax, 4096, 0xffff_ffff);
+    const storage: StorageWorkerData = {
       ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
       wal: {
         ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
         ...(options.fsyncIntervalMs === undefined ? {} : { fsyncIntervalMs: options.fsyncIntervalMs }),
+        ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
       },
+      ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
     };
     const thread = new Worker(workerFileUrl('supervisor'), {
       workerData: {

@@ -19,6 +19,8 @@ import {
   STORAGE_CONFIRMED,
   type StorageConnection,
   type StorageHostApi,
+  TRIM_REMOVALS,
+  TRIM_START_OFFSET,
 } from './storage-protocol.js';
 
 /** How long close waits for answers to requests in flight. */
@@ -114,20 +116,28 @@ class RemoteActorLog implements ActorLog {
   readonly #handle: number;
   readonly #storage: RemoteActorStorage;
   readonly #api: Remote<StorageHostApi>;
+  /** The storage thread's view of this log's trims (start offset, removals), shared memory. */
+  readonly #trim: BigInt64Array;
 
   constructor(name: string, info: LogHandleInfo, storage: RemoteActorStorage, api: Remote<StorageHostApi>) {
     this.name = name;
     this.kind = info.kind;
     this.#handle = info.handle;
+    this.#trim = new BigInt64Array(info.trim);
     this.#startOffset = info.startOffset;
     this.#nextOffset = info.nextOffset;
     this.#storage = storage;
     this.#api = api;
   }
 
-  /** As of the last answer from the storage thread. */
+  /** As of the last answer from the storage thread, or its last maintenance pass if that is newer. */
   get startOffset(): number {
-    return this.#startOffset;
+    return Math.max(this.#startOffset, Number(Atomics.load(this.#trim, TRIM_START_OFFSET)));
+  }
+
+  /** As of the storage thread's last maintenance pass. */
+  get removals(): number {
+    return Number(Atomics.load(this.#trim, TRIM_REMOVALS));
   }
 
   get nextOffset(): number {

@@ -32,7 +32,18 @@ export interface LogHandleInfo {
   kind: LogKind;
   startOffset: number;
   nextOffset: number;
+  /**
+   * The log's trim state, shared with the storage thread (`TRIM_*` slots of a BigInt64Array),
+   * written after every maintenance pass: hosts read the log's start offset and removal count
+   * without a round trip. The same buffer every time for a handle.
+   */
+  trim: SharedArrayBuffer;
 }
+
+/** Slots of `LogHandleInfo.trim`: the log's `removals` (written last), and its start offset. */
+export const TRIM_REMOVALS = 0;
+export const TRIM_START_OFFSET = 1;
+export const TRIM_SLOTS = 2;
 
 /** What the storage thread serves each host over its port. */
 export interface StorageHostApi {

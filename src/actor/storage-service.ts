@@ -4,12 +4,19 @@
  * storage outlives the hosts: an actor whose host died replays its log on the replacement,
  * whether the storage is durable or memory-only. And one thread writing means one group
  * commit for all actors, as the WAL wants (Ra's single WAL writer).
+ *
+ * It is also the log cleaner (Kafka's is a thread of the broker too): every
+ * `compactionIntervalMs` it runs one maintenance pass of the storage — retention, then
+ * compaction of the sealed segments of `compact` logs — and publishes every open log's start
+ * offset and removal count to the hosts through a small shared buffer per log, so that a
+ * partition's tail cache never serves records the log dropped. The timer is a chain of
+ * setTimeouts (a slow pass never overlaps the next), unref'd, and cleared on close.
  */
 import { expose } from 'comlink';
 import { ClosedError, NotFoundError, serializeError } from '../errors.js';
 import { attachWriter, RingConsumer, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
-import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, LogRecord } from './actor-storage.js';
+import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, LogRecord, MaintenanceResult } from './actor-storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
 import {
@@ -21,7 +28,28 @@ import {
   type StorageConnection,
   type StorageHostApi,
   type StorageServiceApi,
+  TRIM_REMOVALS,
+  TRIM_SLOTS,
+  TRIM_START_OFFSET,
 } from './storage-protocol.js';
+
+/** Default time between two maintenance passes (retention, then compaction): Kafka's cleaner backs off 15 s. */
+export const COMPACTION_INTERVAL_MS_DEFAULT = 30_000;
+
+export interface StorageServiceOptions {
+  /** Time between maintenance passes; 0: never (the storage's own timers only). Default 30000. */
+  compactionIntervalMs?: number;
+}
+
+/** Counters of the maintenance passes, for tests and stats. */
+export interface MaintenanceStats {
+  passes: number;
+  failures: number;
+  segmentsDeleted: number;
+  segmentsCompacted: number;
+  recordsRemoved: number;
+  lastError: string | null;
+}
 
 interface HostLink {
   consumer: RingConsumer;
@@ -33,10 +61,75 @@ export class StorageService implements StorageServiceApi {
   readonly #logs: ActorLog[] = [];
   readonly #handles = new Map<string, number>();
   readonly #links = new Map<number, HostLink>();
+  /** Per handle: the trim state shared with the hosts (TRIM_* slots). */
+  readonly #trims: BigInt64Array[] = [];
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  #pass: Promise<void> | null = null;
+  readonly #maintenance: MaintenanceStats = { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, lastError: null };
   #closed = false;
 
-  constructor(storage: ActorStorage) {
+  constructor(storage: ActorStorage, options: StorageServiceOptions = {}) {
     this.#storage = storage;
+    this.#intervalMs = options.compactionIntervalMs ?? COMPACTION_INTERVAL_MS_DEFAULT;
+    this.#schedule();
+  }
+
+  /** What the maintenance passes did so far. */
+  maintenanceStats(): MaintenanceStats {
+    return { ...this.#maintenance };
+  }
+
+  /** Runs one maintenance pass now (after the one in progress, if any). */
+  async maintainNow(): Promise<void> {
+    while (this.#pass !== null) await this.#pass;
+    if (this.#closed) return;
+    this.#pass = this.#runPass();
+    try {
+      await this.#pass;
+    } finally {
+      this.#pass = null;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#closed || this.#intervalMs === 0 || this.#storage.maintain === undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.maintainNow().finally(() => this.#schedule());
+    }, this.#intervalMs);
+    // Maintenance never keeps a process alive.
+    this.#timer.unref();
+  }
+
+  async #runPass(): Promise<void> {
+    let result: MaintenanceResult;
+    try {
+      result = await this.#storage.maintain!();
+    } catch (error) {
+      // A failed pass is retried on the next tick: nothing was lost (segments are replaced or
+      // deleted only once their successor is durable).
+      this.#maintenance.failures += 1;
+      this.#maintenance.lastError = (error as Error).message ?? String(error);
+      return;
+    } finally {
+      this.#publishTrims();
+    }
+    this.#maintenance.passes += 1;
+    this.#maintenance.segmentsDeleted += result.retention.segmentsDeleted;
+    this.#maintenance.segmentsCompacted += result.compaction.segmentsRewritten;
+    this.#maintenance.recordsRemoved += result.compaction.recordsRemoved;
+  }
+
+  /** Writes every open log's start offset, then its removal count, for the hosts to read. */
+  #publishTrims(): void {
+    this.#logs.forEach((log, handle) => this.#writeTrim(handle, log));
+  }
+
+  #writeTrim(handle: number, log: ActorLog): void {
+    const trim = this.#trims[handle]!;
+    Atomics.store(trim, TRIM_START_OFFSET, BigInt(log.startOffset));
+    Atomics.store(trim, TRIM_REMOVALS, BigInt(log.removals ?? 0));
   }
 
   get durable(): boolean {
@@ -57,6 +150,10 @@ export class StorageService implements StorageServiceApi {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    // A pass in progress finishes first (the storage would wait for it anyway).
+    await this.#pass?.catch(() => undefined);
     for (const link of this.#links.values()) {
       link.consumer.stop();
       await link.consumer.done;
@@ -72,7 +169,7 @@ export class StorageService implements StorageServiceApi {
 
   #info(handle: number): LogHandleInfo {
     const log = this.#log(handle);
-    return { handle, kind: log.kind, startOffset: log.startOffset, nextOffset: log.nextOffset };
+    return { handle, kind: log.kind, startOffset: log.startOffset, nextOffset: log.nextOffset, trim: this.#trims[handle]!.buffer as SharedArrayBuffer };
   }
 
   #hostApi(): StorageHostApi {
@@ -81,8 +178,13 @@ export class StorageService implements StorageServiceApi {
         let handle = this.#handles.get(name);
         if (handle === undefined) {
           const log = await this.#storage.openLog(name, options);
-          handle = this.#handles.get(name) ?? this.#logs.push(log) - 1;
-          this.#handles.set(name, handle);
+          handle = this.#handles.get(name);
+          if (handle === undefined) {
+            handle = this.#logs.push(log) - 1;
+            this.#trims[handle] = new BigInt64Array(new SharedArrayBuffer(TRIM_SLOTS * 8));
+            this.#writeTrim(handle, log);
+            this.#handles.set(name, handle);
+          }
         }
         return this.#info(handle);
       },

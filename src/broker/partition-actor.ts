@@ -9,7 +9,9 @@
  * from an offset and asks again when it has taken them (topic-subscription.ts), so the actor never
  * holds per-subscriber state beyond a parked long poll. Records appended recently are served from
  * a bounded in-memory tail cache (the common case: subscribers keeping up); older ones are read
- * back from the log (one storage round trip per chunk, not per record).
+ * back from the log (one storage round trip per chunk, not per record). Retention and compaction
+ * (run by the storage thread) remove records from the log: when the log's `removals` count
+ * changes, the cache is dropped, so a reader never gets from it a record the log no longer has.
  */
 import assert from 'node:assert';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
@@ -40,6 +42,8 @@ class PartitionActor implements ActorBehavior {
   /** The tail cache: consecutive offsets from `#cacheStart`, oldest first. */
   #cache: TopicRecordData[] = [];
   #cacheStart = 0;
+  /** The log's `removals` when the cache was last checked against it. */
+  #removals = 0;
   #parked: ParkedFetch[] = [];
 
   constructor(options: PartitionActorOptions) {
@@ -49,6 +53,7 @@ class PartitionActor implements ActorBehavior {
   start(context: ActorContext): void {
     this.#context = context;
     this.#cacheStart = context.log.nextOffset;
+    this.#removals = context.log.removals ?? 0;
   }
 
   receive(record: ActorRecord, context: ActorContext): void | Promise<void> {
@@ -123,6 +128,13 @@ class PartitionActor implements ActorBehavior {
 
   /** Records from `offset`: from the tail cache when it covers it, else from the log (offsets may have gaps there: compaction). */
   async #read(offset: number, recordsMax: number, bytesMax: number, context: ActorContext): Promise<TopicRecordData[]> {
+    const removals = context.log.removals ?? 0;
+    if (removals !== this.#removals) {
+      // Retention or compaction removed records the cache may hold: start it afresh at the tail.
+      this.#removals = removals;
+      this.#cache = [];
+      this.#cacheStart = context.log.nextOffset;
+    }
     const records: TopicRecordData[] = [];
     let bytes = 0;
     const fits = (record: TopicRecordData) => {
