@@ -14,8 +14,10 @@ const usage = `Usage: baton <command> [options]
 
 Commands:
   repl [--data-dir DIR] [--workers N]   a REPL with a started broker, helpers, top-level await; scripts can be piped in
-  bench [SUITE...] [--json] [--quick]   run benchmark suites (default: those needing no server)
-  inspect --data-dir DIR [NAME]         list a data directory's logs and segments, verify CRCs (exit 3 on corruption)
+  bench [SUITE...] [--json] [--quick] [--peers] [--plot FILE]
+                                        run benchmark suites (default: those needing no server)
+  inspect --data-dir DIR [NAME] [--dump]
+                                        list a data directory's logs and segments, verify CRCs (exit 3 on corruption)
 
 Run \`baton <command> --help\` for a command's options.`;
 
