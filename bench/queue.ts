@@ -51,7 +51,7 @@ async function measure(size: number, durable: boolean, consumers: number, messag
 
 export const queueSuite: Suite = async (options) => {
   const runs = options.quick ? 1 : 3;
-  const messages = options.quick ? 20_000 : 200_000;
+  const messages = options.quick ? 10_000 : 200_000;
   const results: BenchResult[] = [];
   for (const durable of [false, true]) {
     for (const size of [64, 256]) {

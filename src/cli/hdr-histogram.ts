@@ -66,14 +66,18 @@ export class LatencyHistogram {
     this.#max = 0;
   }
 
-  /** The value at quantile q (0..1): the upper edge of the slot holding that rank, never above `max`. */
+  /**
+   * The value at quantile q (0..1): the highest whole µs value of the slot holding that rank
+   * (HdrHistogram's "highest equivalent value"; a 1 µs slot reports its own value), kept within
+   * [min, max].
+   */
   percentile(q: number): number {
     if (this.#count === 0) return Number.NaN;
     const rank = Math.max(1, Math.ceil(Math.min(1, Math.max(0, q)) * this.#count));
     let seen = 0;
     for (let i = 0; i < this.#counts.length; i++) {
       seen += this.#counts[i]!;
-      if (seen >= rank) return Math.min(this.#max, Math.max(this.#min, upperEdgeOf(i)));
+      if (seen >= rank) return Math.min(this.#max, Math.max(this.#min, upperEdgeOf(i) - 1));
     }
     return this.#max;
   }
