@@ -24,8 +24,8 @@ export const HELPER_DOCS: readonly [signature: string, about: string][] = [
   ['queue(name, opts?)', 'declare (or get) a queue; opts as broker.queue: durable, codec, maxPriority, deadLetter, ...'],
   ['topic(name, opts?)', 'declare a topic (when this build has topics)'],
   ['exchange(name, type, opts?)', 'declare an exchange (when this build has exchanges)'],
-  ['send(name, body, opts?)', 'publish one message to a destination (a queue is declared when new); resolves to { id }'],
-  ['tail(name, { seconds?, count? }?)', 'consume a queue, printing each message (id, headers, body) until Ctrl-C, the time or the count'],
+  ['send(name, body, opts?)', 'send to a queue or topic, or publish to an exchange (routing key: opts.routingKey)'],
+  ['tail(name, { seconds?, count? }?)', 'print arriving messages (a queue: consumed; a topic: read from its latest offset) until Ctrl-C, the time or the count'],
   ['stats(name?)', 'ready / unacked / consumers / delayed / bytes per queue, as a table'],
   ['purge(name)', 'drop a queue\'s ready messages; resolves to { purged }'],
   ['load({ to, rate?, size?, seconds?, consumers?, batch?, inflight?, prefetch?, ack? })', 'drive a workload: live progress a second, then throughput and a latency histogram (Ctrl-C stops it)'],
@@ -41,6 +41,14 @@ export class Table<Row extends Record<string, unknown>> extends Array<Row> {
   [inspect.custom](): string {
     return renderTable(this);
   }
+}
+
+/** The part of a topic that `tail` uses (topics are feature-detected: this CLI also runs against brokers without them). */
+interface TailableTopic {
+  subscribe(
+    options: { from: 'latest' },
+    handler: (message: { partition: number; offset: number; key?: unknown; timestamp: number; headers: Record<string, string>; body: unknown; bytes: Uint8Array }) => unknown,
+  ): { close(): Promise<unknown> };
 }
 
 export function renderTable(rows: readonly Record<string, unknown>[]): string {
@@ -141,48 +149,69 @@ export class ReplHelpers {
 
   async send(name: string, body: unknown, options?: object): Promise<unknown> {
     if (typeof name !== 'string') throw new InvalidArgumentError('send(name, body, opts?): name must be a string');
-    const other = this.#topics.get(name) ?? this.#exchanges.get(name);
-    if (other !== undefined) {
-      const destination = other as AnyDestination;
-      const publish = destination.send ?? destination.publish;
-      if (publish === undefined) throw new InvalidArgumentError(`"${name}" has neither send nor publish`);
-      return publish.call(destination, body, options);
+    const topic = this.#topics.get(name) as AnyDestination | undefined;
+    if (topic?.send !== undefined) return topic.send.call(topic, body, options);
+    const exchange = this.#exchanges.get(name) as AnyDestination | undefined;
+    if (exchange?.publish !== undefined) {
+      // An exchange takes its routing key from the options: send('logs', body, { routingKey: 'a.b' }).
+      const { routingKey = '', ...rest } = (options ?? {}) as { routingKey?: string };
+      return exchange.publish.call(exchange, routingKey, body, rest);
     }
     return (await this.#queue(name)).send(body, options);
   }
 
+  /**
+   * Prints arriving messages until Ctrl-C, `seconds` or `count`: a queue is consumed (acked as
+   * printed); a topic is read from its latest offset (nothing committed).
+   */
   async tail(name: string, options: { seconds?: number; count?: number } = {}): Promise<{ received: number }> {
-    const queue = await this.#queue(name);
     const { seconds, count } = options;
     if (seconds !== undefined && !(typeof seconds === 'number' && seconds > 0)) throw new InvalidArgumentError('tail: seconds must be a number > 0');
     if (count !== undefined && !(Number.isInteger(count) && count > 0)) throw new InvalidArgumentError('tail: count must be an integer > 0');
+    const topic = this.#topics.get(name) as TailableTopic | undefined;
+    const queue = topic === undefined ? await this.#queue(name) : undefined;
     const c = this.#io.colors;
     const controller = this.#track();
     let received = 0;
     this.#io.write(c.dim(`tailing ${name}${seconds === undefined ? '' : ` for ${seconds} s`}${count === undefined ? '' : `, ${count} messages`} (Ctrl-C stops)\n`));
-    const consumer = queue.consume(
-      (message) => {
-        if (controller.signal.aborted) throw new Error('tail stopped'); // requeued: not shown, not lost
-        received += 1;
-        const headers = Object.keys(message.headers).length === 0 ? '' : ` ${c.dim(inspect(message.headers, { breakLength: Infinity }))}`;
-        let body: string;
-        try {
-          body = inspect(message.body, { breakLength: Infinity, depth: 4, colors: c.enabled, maxStringLength: 500 });
-        } catch {
-          body = `<${message.bytes.byteLength} bytes, not decodable>`;
-        }
-        this.#io.write(`${c.dim(new Date(message.timestamp).toISOString().slice(11, 23))} ${c.cyan(message.id)}${headers} ${body}\n`);
-        if (count !== undefined && received >= count) controller.abort();
-      },
-      { ack: 'auto', prefetch: count ?? 64 },
-    );
+    const print = (label: string, timestamp: number, headers: Record<string, string>, decode: () => unknown, bytes: Uint8Array) => {
+      received += 1;
+      const shownHeaders = Object.keys(headers).length === 0 ? '' : ` ${c.dim(inspect(headers, { breakLength: Infinity }))}`;
+      let body: string;
+      try {
+        body = inspect(decode(), { breakLength: Infinity, depth: 4, colors: c.enabled, maxStringLength: 500 });
+      } catch {
+        body = `<${bytes.byteLength} bytes, not decodable>`;
+      }
+      this.#io.write(`${c.dim(new Date(timestamp).toISOString().slice(11, 23))} ${c.cyan(label)}${shownHeaders} ${body}\n`);
+      if (count !== undefined && received >= count) controller.abort();
+    };
+    let close: () => Promise<unknown>;
+    if (topic !== undefined) {
+      const subscription = topic.subscribe({ from: 'latest' }, (message) => {
+        if (controller.signal.aborted) return;
+        const keyText = message.key === null || message.key === undefined ? '' : String(message.key);
+        const key = keyText === '' ? '' : ` ${keyText}`;
+        print(`${message.partition}/${message.offset}${key}`, message.timestamp, message.headers, () => message.body, message.bytes);
+      });
+      close = () => subscription.close();
+    } else {
+      const consumer = queue!.consume(
+        (message) => {
+          if (controller.signal.aborted) throw new Error('tail stopped'); // requeued: not shown, not lost
+          print(message.id, message.timestamp, message.headers, () => message.body, message.bytes);
+        },
+        { ack: 'auto', prefetch: count ?? 64 },
+      );
+      close = () => consumer.close();
+    }
     const timer = seconds === undefined ? undefined : setTimeout(() => controller.abort(), seconds * 1000);
     try {
       await new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
     } finally {
       clearTimeout(timer);
       this.#running.delete(controller);
-      await consumer.close().catch(() => undefined);
+      await close().catch(() => undefined);
     }
     return { received };
   }

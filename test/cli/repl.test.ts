@@ -29,6 +29,21 @@ function repl(script: string, ...args: string[]): Promise<{ code: number | null;
 }
 
 describe('cli - repl', () => {
+  it('cli - repl tails a topic from its latest offset and sends through an exchange', async () => {
+    const script = [
+      "const t = await topic('clicks', { partitions: 1 })",
+      "const x = await exchange('fan', { type: 'fanout' }); await x.bind('clicks'); 'bound'",
+      "setTimeout(() => { void send('fan', { page: '/home' }) }, 300); 'scheduled'",
+      "await tail('clicks', { count: 1 })",
+      '.exit',
+    ].join('\n');
+    const { code, stdout, stderr } = await repl(script);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/tailing clicks, 1 messages/);
+    expect(stdout).toMatch(/0\/0 \{ page: '\/home' \}/);
+    expect(stdout).toContain('{ received: 1 }');
+  });
+
   it('cli - repl runs a piped script in order: declare, send, tail, stats, load, .help, .exit', async () => {
     const script = [
       "await queue('orders')",
