@@ -10,6 +10,7 @@ import { MemoryStorage } from '../src/actor/memory-storage.js';
 import { COMPACTION_INTERVAL_MS_DEFAULT, StorageService } from '../src/actor/storage-service.js';
 import { serializeError } from '../src/errors.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
+import type { StartMessage } from '../src/threads/start-thread.js';
 import { Wal, type WalOptions } from '../src/wal/wal.js';
 
 export interface StorageWorkerData {
@@ -32,7 +33,7 @@ try {
           ...(compactionIntervalMs > 0 ? { retentionCheckIntervalMs: 0 } : {}),
         });
   expose(new StorageService(storage, { compactionIntervalMs }), portEndpoint(parentPort!));
-  parentPort!.postMessage({ kind: 'storage-ready' });
+  parentPort!.postMessage({ kind: 'ready' } satisfies StartMessage);
 } catch (error) {
-  parentPort!.postMessage({ kind: 'storage-failed', error: serializeError(error) });
+  parentPort!.postMessage({ kind: 'failed', error: serializeError(error) } satisfies StartMessage);
 }

@@ -7,11 +7,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../src/errors.js';
 import { Supervisor, type SupervisorInit } from '../src/actor/supervisor.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
+import type { StartMessage } from '../src/threads/start-thread.js';
 
 try {
   const supervisor = await Supervisor.start(workerData as SupervisorInit);
   expose(supervisor, portEndpoint(parentPort!));
-  parentPort!.postMessage({ kind: 'supervisor-ready' });
+  parentPort!.postMessage({ kind: 'ready' } satisfies StartMessage);
 } catch (error) {
-  parentPort!.postMessage({ kind: 'supervisor-failed', error: serializeError(error) });
+  parentPort!.postMessage({ kind: 'failed', error: serializeError(error) } satisfies StartMessage);
 }

@@ -11,10 +11,10 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Remote, wrap } from 'comlink';
-import { ClosedError, deserializeError, InvalidArgumentError, NotFoundError, type SerializedError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
-import { workerFileUrl } from '../threads/worker-file.js';
+import { startThread } from '../threads/start-thread.js';
 import type { StorageWorkerData } from '../../workers/storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import {
@@ -111,8 +111,7 @@ export class ActorRuntime extends EventEmitter {
       },
       ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
     };
-    const thread = new Worker(workerFileUrl('supervisor'), {
-      workerData: {
+    const thread = await startThread('supervisor', {
         workers,
         storage,
         ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
@@ -121,16 +120,7 @@ export class ActorRuntime extends EventEmitter {
         ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
         ...(options.inboxBytes === undefined ? {} : { inboxBytes: options.inboxBytes }),
         ...(options.hostHeapMb === undefined ? {} : { hostHeapMb: options.hostHeapMb }),
-      },
     });
-    const ready = await new Promise<{ kind: string; error?: SerializedError }>((resolve, reject) => {
-      thread.once('message', resolve);
-      thread.once('error', reject);
-    });
-    if (ready.kind !== 'supervisor-ready') {
-      await thread.terminate();
-      throw ready.error ? deserializeError(ready.error) : new Error('the supervisor thread failed to start');
-    }
     const supervisor = wrap<SupervisorApi>(portEndpoint(thread));
     const rings = await supervisor.rings();
     const runtime = new ActorRuntime(workers, thread, supervisor, rings.hostInboxes, rings.runtimeInbox);

@@ -15,9 +15,10 @@
 import { expose, proxy, type Remote, transfer, wrap } from 'comlink';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { deserializeError, InvalidArgumentError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
+import { InvalidArgumentError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
 import { allocateRing, repairRing } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
+import { startThread } from '../threads/start-thread.js';
 import { workerFileUrl } from '../threads/worker-file.js';
 import type { ActorStartSpec } from './actor-host.js';
 import type { ActorLogOptions } from './actor-storage.js';
@@ -191,15 +192,7 @@ export class Supervisor implements SupervisorApi {
     }
     const placement = await Placement.open({ hosts: init.workers, strategy: init.placement ?? 'hash', ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }) });
     // Storage first: it takes the data directory's lock, and the hosts need it to start actors.
-    const storageThread = new Worker(workerFileUrl('storage'), { workerData: init.storage });
-    const ready = await new Promise<{ kind: string; error?: SerializedError }>((resolve, reject) => {
-      storageThread.once('message', resolve);
-      storageThread.once('error', reject);
-    });
-    if (ready.kind !== 'storage-ready') {
-      await storageThread.terminate();
-      throw ready.error ? deserializeError(ready.error) : new Error('the storage thread failed to start');
-    }
+    const storageThread = await startThread('storage', init.storage);
     const storage = wrap<StorageServiceApi>(portEndpoint(storageThread));
     const supervisor = new Supervisor(init, placement, storageThread, storage, await storage.durable);
     await Promise.all(Array.from({ length: init.workers }, (_, index) => supervisor.#spawnHost(index, 0)));

@@ -10,9 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ActorRuntime, type RuntimeEvent } from '../../src/actor/actor-runtime.js';
 import { workerFileUrl } from '../../src/threads/worker-file.js';
 import { ADD, type CounterState, GET, u32 } from '../../workers/fixtures/counter-actor.js';
+import { sleep, until } from '../support/wait.js';
 
 const counter = () => workerFileUrl('fixtures/counter-actor').href;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let runtime: ActorRuntime | null = null;
 let dataDir: string | null = null;
 
@@ -26,14 +26,6 @@ afterEach(async () => {
 async function stateOf(rt: ActorRuntime, id: string): Promise<CounterState> {
   const reply = await rt.request(id, GET, new Uint8Array(0), { timeoutMs: 20_000 });
   return JSON.parse(new TextDecoder().decode(reply.payload)) as CounterState;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 async function start(storage: 'memory' | 'wal'): Promise<ActorRuntime> {

@@ -9,6 +9,7 @@ import { allocateHealth } from '../../src/actor/host-health.js';
 import { MemoryStorage } from '../../src/actor/memory-storage.js';
 import { allocateRing, attachWriter } from '../../src/ring/index.js';
 import { workerFileUrl } from '../../src/threads/worker-file.js';
+import { until } from '../support/wait.js';
 
 const heldActor = () => workerFileUrl('fixtures/held-actor').href;
 const load = Atomics.load;
@@ -21,14 +22,6 @@ afterEach(async () => {
   await host?.close();
   host = null;
 });
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Atomics.load calls on `ints` made while `during` runs. */
 async function loadsOn(ints: Int32Array, during: () => Promise<void>): Promise<number> {

@@ -8,6 +8,7 @@ import { allocateHealth } from '../../src/actor/host-health.js';
 import { MemoryStorage } from '../../src/actor/memory-storage.js';
 import { allocateRing, attachWriter } from '../../src/ring/index.js';
 import { workerFileUrl } from '../../src/threads/worker-file.js';
+import { until } from '../support/wait.js';
 
 const orderActor = () => workerFileUrl('fixtures/order-actor').href;
 let host: ActorHost | null = null;
@@ -17,14 +18,6 @@ afterEach(async () => {
   host = null;
   globalThis.batonReceiveOrder = [];
 });
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('host scheduling', () => {
   it('host - a flooded actor does not starve its neighbour; order per actor is kept', async () => {

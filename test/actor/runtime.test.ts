@@ -8,10 +8,10 @@ import { ActorRuntime, type RuntimeEvent } from '../../src/actor/actor-runtime.j
 import { BatonError } from '../../src/errors.js';
 import { workerFileUrl } from '../../src/threads/worker-file.js';
 import { ADD, type CounterState, GET, HOG, SPIN, THROW, u32 } from '../../workers/fixtures/counter-actor.js';
+import { sleep, until } from '../support/wait.js';
 
 const counter = () => workerFileUrl('fixtures/counter-actor').href;
 const empty = new Uint8Array(0);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let runtime: ActorRuntime | null = null;
 
 afterEach(async () => {
@@ -28,14 +28,6 @@ function collect(rt: ActorRuntime, type: RuntimeEvent['type']): RuntimeEvent[] {
   const events: RuntimeEvent[] = [];
   rt.on(type, (event: RuntimeEvent) => events.push(event));
   return events;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('actor runtime', () => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from 'baton';
+import { until } from '../support/wait.js';
 
 let broker: Broker | null = null;
 let dir: string | null = null;
@@ -18,14 +19,6 @@ afterEach(async () => {
 });
 
 const handler = new URL('../../dist/workers/fixtures/process-handler.js', import.meta.url);
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('queue process', () => {
   it('process - tasks run in pool threads and are acked when they resolve; failures go to the dead-letter queue', async () => {

@@ -6,22 +6,13 @@
 // after which the broker still works and has lost nothing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker, type QueueDelivery } from 'baton';
+import { sleep, until } from '../support/wait.js';
 
 let broker: Broker | null = null;
 afterEach(async () => {
   await broker?.close();
   broker = null;
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 async function start(): Promise<Broker> {
   broker = await Broker.start({ workers: 2 });

@@ -5,22 +5,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker, type TopicMessage } from 'baton';
 import { partitionForKey } from '../../src/broker/murmur2.js';
+import { sleep, until } from '../support/wait.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let broker: Broker | null = null;
 
 afterEach(async () => {
   await broker?.close();
   broker = null;
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 describe('topics', () => {
   it('topic - a key lands on the partition murmur2 gives it; explicit partitions; keyless sends round robin; offsets per partition', async () => {

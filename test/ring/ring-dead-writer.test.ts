@@ -6,16 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { allocateRing, repairRing, RingConsumer, RingReader, type RingKind } from '../../src/ring/index.js';
 import { SequenceVerifier, type SequenceShape } from '../../workers/fixtures/record-sequence.js';
 import { startFixture, type Fixture, testSeed, withSeed } from './helpers.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { sleep, until } from '../support/wait.js';
 
 function startConsumer(buffer: SharedArrayBuffer, shape: SequenceShape, producers: number) {
   const reader = new RingReader(buffer);
