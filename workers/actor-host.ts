@@ -7,7 +7,7 @@
  */
 import { expose, wrap } from 'comlink';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { ActorHost } from '../src/actor/actor-host.js';
+import { ActorHost, loadActorFactory } from '../src/actor/actor-host.js';
 import type { ActorStorage } from '../src/actor/actor-storage.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from '../src/actor/host-protocol.js';
 import { openHostStorage } from '../src/actor/host-storage.js';
@@ -36,6 +36,10 @@ function running(): ActorHost {
 
 const api: HostApi = {
   adopt,
+  preload: async (modules) => {
+    // A module that fails to load fails its actor's start later, with the error where it belongs.
+    await Promise.all(modules.map((module) => loadActorFactory(module).catch(() => undefined)));
+  },
   startActor: (spec) => running().startActor(spec),
   suspendActor: (id) => running().suspendActor(id),
   stopActor: (id, graceful) => running().stopActor(id, graceful),

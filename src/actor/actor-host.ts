@@ -175,7 +175,6 @@ export class ActorHost {
   #fifo: Pending[] = [];
   #fifoHead = 0;
   readonly #free: Pending[] = [];
-  readonly #factories = new Map<string, Promise<ActorFactory>>();
   readonly #replyQueue: { type: number; destination: number; meta: number; payload: Uint8Array }[] = [];
   #flushingReplies = false;
   #closing = false;
@@ -220,7 +219,7 @@ export class ActorHost {
 
   async startActor(spec: ActorStartSpec): Promise<void> {
     if (this.#closing) throw new ClosedError(`host ${this.index} is closing`);
-    const factory = await this.#loadFactory(spec.module);
+    const factory = await loadActorFactory(spec.module);
     const log: ActorLog = await this.#storage.openLog(spec.id, spec.log);
     let actor = this.#actors.get(spec.address);
     if (actor === undefined) {
@@ -562,15 +561,24 @@ export class ActorHost {
     }
   }
 
-  #loadFactory(module: string): Promise<ActorFactory> {
-    let factory = this.#factories.get(module);
-    if (factory === undefined) {
-      factory = import(module).then((loaded: { createActor?: unknown }) => {
-        if (typeof loaded.createActor !== 'function') throw new NotFoundError(`actor module ${module} does not export createActor(options)`);
-        return loaded.createActor as ActorFactory;
-      });
-      this.#factories.set(module, factory);
-    }
-    return factory;
+}
+
+/** Behavior modules this thread imported, by URL: a module is imported once per thread. */
+const factories = new Map<string, Promise<ActorFactory>>();
+
+/**
+ * Imports a behavior module (once per thread) and returns its `createActor`. A warm spare host
+ * calls it ahead of need, so that adopting a dead host's place does not wait for imports.
+ */
+export function loadActorFactory(module: string): Promise<ActorFactory> {
+  let factory = factories.get(module);
+  if (factory === undefined) {
+    factory = import(module).then((loaded: { createActor?: unknown }) => {
+      if (typeof loaded.createActor !== 'function') throw new NotFoundError(`actor module ${module} does not export createActor(options)`);
+      return loaded.createActor as ActorFactory;
+    });
+    factories.set(module, factory);
+    factory.catch(() => factories.delete(module));
   }
+  return factory;
 }

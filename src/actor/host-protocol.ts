@@ -13,6 +13,8 @@ import type { StorageConnection } from './storage-protocol.js';
 export interface HostApi {
   /** A spare host thread takes a host's place (its index, rings and storage connection). */
   adopt(data: HostWorkerData): Promise<void>;
+  /** Imports behavior modules ahead of need (a spare, before it adopts a host's actors). */
+  preload(modules: string[]): Promise<void>;
   /** Resolves once the actor replayed its log and runs; rejects if its start failed. */
   startActor(spec: ActorStartSpec): Promise<void>;
   /** Fails an actor without reporting it (the supervisor restarts it, e.g. one_for_all): its mail stays. */

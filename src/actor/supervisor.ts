@@ -227,6 +227,9 @@ export class Supervisor implements SupervisorApi {
       return { id, address: existing.address, host: existing.host };
     }
     const host = await this.#placement.place(id);
+    // The warm spare imports new behavior modules now, not when it must take over a host.
+    const spare = this.#spare;
+    if (spare !== null) void spare.ready.then((worker) => worker && wrap<HostApi>(portEndpoint(worker)).preload([declaration.module]).catch(() => undefined));
     const entry: ActorEntry = { id, address: this.#nextAddress++, host, declaration, restarts: 0, restartToken: 0 };
     this.#actors.set(id, entry);
     this.#byAddress.set(entry.address, entry);
@@ -426,10 +429,11 @@ export class Supervisor implements SupervisorApi {
     if (this.#closing || this.#spare !== null) return;
     const worker = this.#startHostThread({ spare: true }, []);
     const ready = new Promise<Worker | null>((resolve) => {
-      // Ready once its entry module ran and answers comlink (a spare refuses everything but
-      // adopt, so the answer to this probe is an error: that is the point).
+      // Ready once it answered: its entry module ran and it imported the behavior modules of
+      // the actors declared so far (those declared later are imported when they start).
+      const modules = [...new Set([...this.#actors.values()].map((entry) => entry.declaration.module))];
       const answered = () => resolve(worker);
-      wrap<HostApi>(portEndpoint(worker)).outboxSlot().then(answered, answered);
+      wrap<HostApi>(portEndpoint(worker)).preload(modules).then(answered, answered);
       worker.once('exit', () => resolve(null));
     });
     this.#spare = { worker, ready };
