@@ -9,7 +9,7 @@
  * Multi-producer ring: a writer that died between claiming space and committing it left a claim
  * that stops the reader for good. Its slot says where that claim is and how large: the claim
  * attempt is announced there before the CAS. Repair turns that space into padding. It first
- * looks at the other slots: a writer that also announced the same position may be the one that
+ * looks at the other slots: a writer that announced an overlapping claim may be the one that
  * won it, and is then left alone — the claim is reported unresolved, to be repaired again once
  * that writer has moved on (a live writer's slot changes with its next write). Two writers that
  * die racing for the same position stay unresolved: which one won is not recorded.
@@ -98,28 +98,37 @@ function padDeadClaim(memory: RingMemory, slot: number): number | 'unresolved' {
   const head = Atomics.load(ints, HEAD);
   const tail = Atomics.load(ints, TAIL);
   const claimed = (at: number) => ((at - head) >>> 0) < ((tail - head) >>> 0);
-  // Not between HEAD and TAIL: the attempt has not won yet (position == TAIL), or its claim was
-  // committed and consumed. Either way nothing of it blocks the reader.
-  if (!claimed(position)) return 0;
   const index = position & memory.mask;
   const toEnd = memory.capacity - index;
-  // Whoever won this position: is its claim committed? A claim that wrapped starts with a
-  // padding record to the end and has its records from index 0 of the next lap.
-  const first = Atomics.load(ints, memory.lengthIndex(index));
-  if (first > 0) {
-    const wrapped = ints[memory.lengthIndex(index) + 1] === PADDING_TYPE && first === toEnd;
-    if (!wrapped || !claimed((position + toEnd) | 0) || Atomics.load(ints, memory.lengthIndex(0)) > 0) return 0;
+  // A claim that wraps is a padding record to the end, then its records from index 0 of the
+  // next lap. The reader may have consumed the padding already: what can block it is the records.
+  const wraps = claimBytes > toEnd;
+  const recordPosition = wraps ? (position + toEnd) | 0 : position;
+  // Not between HEAD and TAIL: the attempt has not won yet (at TAIL), or what it claimed was
+  // committed and consumed. Either way nothing of it blocks the reader.
+  if (!claimed(recordPosition)) return 0;
+  if (claimed(position)) {
+    // Whoever won this position: a committed record there (not the padding of a wrap) means
+    // the attempt was committed, or lost to a writer that committed.
+    const first = Atomics.load(ints, memory.lengthIndex(index));
+    const wrapPadding = ints[memory.lengthIndex(index) + 1] === PADDING_TYPE && first === toEnd;
+    if (first > 0 && !wrapPadding) return 0;
   }
-  // Uncommitted. Its owner is the writer that announced this position and won it; every writer
-  // keeps its announcement until its next claim, which comes after its commit. If any other
-  // writer (live, or also dead) announced the same position, the owner is not certain: leave it.
+  const recordIndex = recordPosition & memory.mask;
+  if (Atomics.load(ints, memory.lengthIndex(recordIndex)) > 0) return 0;
+  // Uncommitted. Its owner is the writer that announced a claim covering it and won; every
+  // writer keeps its announcement until its next claim, which comes after its commit. If any
+  // other writer (live, or also dead) announced a claim overlapping this one, the owner is not
+  // certain: leave it (repair again once that writer has moved on).
   for (let other = 0; other < WRITER_SLOTS_MAX; other++) {
     if (other === slot || Atomics.load(ints, memory.slotIndex(other, SLOT_STATE)) !== SLOT_TAKEN) continue;
-    if (ints[memory.slotIndex(other, SLOT_CLAIM_BYTES)] === NO_CLAIM) continue;
-    if (Atomics.load(ints, memory.slotIndex(other, SLOT_CLAIM_POSITION)) === position) return 'unresolved';
+    const otherBytes = ints[memory.slotIndex(other, SLOT_CLAIM_BYTES)]!;
+    if (otherBytes === NO_CLAIM) continue;
+    const otherPosition = Atomics.load(ints, memory.slotIndex(other, SLOT_CLAIM_POSITION));
+    if (((otherPosition - position) >>> 0) < claimBytes || ((position - otherPosition) >>> 0) < otherBytes) return 'unresolved';
   }
-  if (claimBytes > toEnd) return padIfUncommitted(memory, index, toEnd) + padIfUncommitted(memory, 0, claimBytes - toEnd);
-  return padIfUncommitted(memory, index, claimBytes);
+  if (!wraps) return padIfUncommitted(memory, index, claimBytes);
+  return (claimed(position) ? padIfUncommitted(memory, index, toEnd) : 0) + padIfUncommitted(memory, 0, claimBytes - toEnd);
 }
 
 /** Sentinel length while repair turns a claim into padding: negative, so readers wait on it. */

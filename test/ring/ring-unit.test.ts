@@ -6,6 +6,7 @@ import { BatonError } from '../../src/errors.js';
 import {
   allocateRing,
   attachWriter,
+  repairRing,
   RECORD_HEADER_BYTES,
   RingReader,
   type RingKind,
@@ -252,5 +253,35 @@ describe('ring - allocation and attachment', () => {
     const writers = Array.from({ length: 32 }, () => attachWriter(buffer));
     expect(new Set(writers.map((w) => w.slot)).size).toBe(32);
     expectCode(() => attachWriter(buffer), 'BATON_INVALID_ARGUMENT');
+  });
+});
+
+describe('ring (multi-producer) - repair of a dead writer, on one thread', () => {
+  it('ring - a wrapped claim whose padding was already consumed is repaired; a live writer is left alone', () => {
+    const buffer = allocateRing({ capacity: 1024, kind: 'multi-producer' });
+    const reader = new RingReader(buffer);
+    const dead = attachWriter(buffer);
+    const live = attachWriter(buffer);
+    // Fill to 40 bytes before the end, and consume it all.
+    for (let i = 0; i < 9; i++) expect(live.tryWrite(1, 1, payloadOf(92, i))).toBe(true);
+    expect(drainAll(reader).length).toBe(9);
+    // The dead writer claims a record that does not fit before the end: padding, then its record at 0.
+    const offset = dead.tryClaim(60, 2, 2);
+    expect(offset).toBeGreaterThan(0);
+    const after = live.tryWrite(3, 3, payloadOf(8, 1));
+    expect(after).toBe(true);
+    // The reader consumes the padding and stops at the unfinished record: nothing after it shows.
+    expect(drainAll(reader)).toEqual([]);
+    expect(reader.hasRecords()).toBe(false);
+    // The writer "dies". Repair pads its records; the live writer's committed record comes through.
+    const report = repairRing(buffer, [dead.slot]);
+    expect(report).toMatchObject({ released: [dead.slot], claimsPadded: 1, unresolved: [] });
+    expect(drainAll(reader)).toEqual([{ type: 3, destination: 3, meta: 0, payload: [...payloadOf(8, 1)] }]);
+    // A live writer's claim in progress is never padded: repair of another slot leaves it.
+    const pending = live.tryClaim(16, 4, 4);
+    expect(repairRing(buffer, [dead.slot]).claimsPadded).toBe(0);
+    live.bytes.set(payloadOf(16, 2), pending);
+    live.commit(pending);
+    expect(drainAll(reader)).toEqual([{ type: 4, destination: 4, meta: 0, payload: [...payloadOf(16, 2)] }]);
   });
 });
