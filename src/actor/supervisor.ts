@@ -131,6 +131,16 @@ interface ActorEntry {
   restartToken: number;
 }
 
+/** A host thread kept started and idle, ready to adopt a dead host's place. */
+interface SpareHost {
+  worker: Worker;
+  api: Remote<HostApi>;
+  /** True once it is loaded (false if it died first). */
+  ready: Promise<boolean>;
+  /** Behavior modules it imported or was asked to. */
+  modules: Set<string>;
+}
+
 const STALL_TIMEOUT_MS_DEFAULT = 2000;
 const HOST_CLOSE_WAIT_MS = 5000;
 const INBOX_BYTES_DEFAULT = 4 * 1024 * 1024;
@@ -158,7 +168,7 @@ export class Supervisor implements SupervisorApi {
   #nextAddress = 1;
   #closing = false;
   /** One spare host thread, loaded and idle, for the next host death. */
-  #spare: { worker: Worker; ready: Promise<Worker | null> } | null = null;
+  #spare: SpareHost | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
 
   private constructor(init: SupervisorInit, placement: Placement, storageThread: Worker, storage: Remote<StorageServiceApi>, storageDurable: boolean) {
@@ -229,7 +239,12 @@ export class Supervisor implements SupervisorApi {
     const host = await this.#placement.place(id);
     // The warm spare imports new behavior modules now, not when it must take over a host.
     const spare = this.#spare;
-    if (spare !== null) void spare.ready.then((worker) => worker && wrap<HostApi>(portEndpoint(worker)).preload([declaration.module]).catch(() => undefined));
+    if (spare !== null && !spare.modules.has(declaration.module)) {
+      spare.modules.add(declaration.module);
+      void spare.ready.then(async (ready) => {
+        if (ready) await spare.api.preload([declaration.module]).catch(() => undefined);
+      });
+    }
     const entry: ActorEntry = { id, address: this.#nextAddress++, host, declaration, restarts: 0, restartToken: 0 };
     this.#actors.set(id, entry);
     this.#byAddress.set(entry.address, entry);
@@ -378,8 +393,8 @@ export class Supervisor implements SupervisorApi {
     };
     // A warm spare takes the place at once; without one (at start-up), a thread is started.
     const spare = generation > 0 ? await this.#takeSpare() : null;
-    const worker = spare ?? this.#startHostThread(data, [channel.port2, storageChannel.port2]);
-    if (spare !== null) await wrap<HostApi>(portEndpoint(spare)).adopt(transfer(data, [channel.port2, storageChannel.port2]));
+    const worker = spare?.worker ?? this.#startHostThread(data, [channel.port2, storageChannel.port2]);
+    if (spare !== null) await spare.api.adopt(transfer(data, [channel.port2, storageChannel.port2]));
     if (generation > 0) this.#prepareSpare();
     const previous = this.#hosts[index];
     const host: HostHandle = {
@@ -387,7 +402,7 @@ export class Supervisor implements SupervisorApi {
       generation,
       state: 'starting',
       worker,
-      api: wrap<HostApi>(portEndpoint(worker)),
+      api: spare?.api ?? wrap<HostApi>(portEndpoint(worker)),
       events: channel.port1,
       outboxSlot: -1,
       restarts: previous?.restarts ?? 0,
@@ -428,27 +443,29 @@ export class Supervisor implements SupervisorApi {
   #prepareSpare(): void {
     if (this.#closing || this.#spare !== null) return;
     const worker = this.#startHostThread({ spare: true }, []);
-    const ready = new Promise<Worker | null>((resolve) => {
+    // One comlink proxy for the spare's whole life: it becomes the host's control proxy on adoption.
+    const api = wrap<HostApi>(portEndpoint(worker));
+    const modules = new Set([...this.#actors.values()].map((entry) => entry.declaration.module));
+    const ready = new Promise<boolean>((resolve) => {
       // Ready once it answered: its entry module ran and it imported the behavior modules of
-      // the actors declared so far (those declared later are imported when they start).
-      const modules = [...new Set([...this.#actors.values()].map((entry) => entry.declaration.module))];
-      const answered = () => resolve(worker);
-      wrap<HostApi>(portEndpoint(worker)).preload(modules).then(answered, answered);
-      worker.once('exit', () => resolve(null));
+      // the actors declared so far (later ones are sent as they are declared).
+      const answered = () => resolve(true);
+      api.preload([...modules]).then(answered, answered);
+      worker.once('exit', () => resolve(false));
     });
-    this.#spare = { worker, ready };
+    const spare: SpareHost = { worker, api, ready, modules };
+    this.#spare = spare;
     worker.once('exit', () => {
-      if (this.#spare?.worker === worker) this.#spare = null;
+      if (this.#spare === spare) this.#spare = null;
     });
   }
 
-  /** The warm spare, if it is ready; it is no longer the spare after this. */
-  async #takeSpare(): Promise<Worker | null> {
+  /** The warm spare, once it is ready; it is no longer the spare after this. Null if there is none (or it died). */
+  async #takeSpare(): Promise<SpareHost | null> {
     const spare = this.#spare;
     if (spare === null) return null;
     this.#spare = null;
-    const worker = await spare.ready;
-    return worker;
+    return (await spare.ready) ? spare : null;
   }
 
   #checkHealth(): void {
