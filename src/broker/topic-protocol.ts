@@ -42,6 +42,8 @@ export interface TopicOptions {
   retentionMs?: number;
   retentionBytes?: number;
   compact: boolean;
+  /** With `compact`: how long a tombstone is kept after compaction removed its key's values. */
+  tombstoneRetentionMs?: number;
 }
 
 export interface PartitionActorOptions {

@@ -22,6 +22,8 @@ import { CodecError } from '../errors.js';
 export const TOPIC_RECORD_FIXED_BYTES = 28;
 export const KEY_PRESENT = 1;
 export const KEY_STRING = 2;
+/** No body: the record deletes its key from a compacted topic (the log stores a null value). */
+export const TOMBSTONE = 4;
 
 export interface TopicRecordData {
   offset: number;
@@ -124,14 +126,14 @@ export function decodeTopicRecords(payload: Uint8Array, offset: number, copy: bo
 }
 
 export function toRecordInput(record: TopicRecordData): RecordInput {
-  return { key: record.key, value: record.body, headers: record.headers, timestampMs: record.timestampMs, attributes: record.flags };
+  return { key: record.key, value: (record.flags & TOMBSTONE) !== 0 ? null : record.body, headers: record.headers, timestampMs: record.timestampMs, attributes: record.flags };
 }
 
 export function fromLogRecord(record: LogRecord): TopicRecordData {
   return {
     offset: record.offset,
     timestampMs: record.timestampMs,
-    flags: record.attributes,
+    flags: record.value === null ? record.attributes | TOMBSTONE : record.attributes,
     key: record.key === null ? null : record.key.slice(),
     body: record.value === null ? new Uint8Array(0) : record.value.slice(),
     headers: record.headers.map(([name, value]) => [name, value.slice()] as const),

@@ -21,9 +21,11 @@ export interface TopicDeclareOptions {
   retentionBytes?: number;
   /** Keep the newest record per key (every record then needs a key). */
   compact?: boolean;
+  /** With `compact`: how long a tombstone (`topic.tombstone(key)`) outlives the values it deleted. Default 24 h. */
+  tombstoneRetentionMs?: number;
 }
 
-const TOPIC_OPTION_KEYS = new Set(['partitions', 'codec', 'retentionMs', 'retentionBytes', 'compact']);
+const TOPIC_OPTION_KEYS = new Set(['partitions', 'codec', 'retentionMs', 'retentionBytes', 'compact', 'tombstoneRetentionMs']);
 /** Partitions a topic may have: each is an actor with a log. */
 export const TOPIC_PARTITIONS_MAX = 1024;
 
@@ -85,6 +87,7 @@ export class TopicRegistry {
       ...(resolved.retentionMs === undefined ? {} : { retentionMs: resolved.retentionMs }),
       ...(resolved.retentionBytes === undefined ? {} : { retentionBytes: resolved.retentionBytes }),
       ...(resolved.compact ? { compact: true } : {}),
+      ...(resolved.tombstoneRetentionMs === undefined ? {} : { tombstoneRetentionMs: resolved.tombstoneRetentionMs }),
     };
     await Promise.all(
       Array.from({ length: resolved.partitions }, (_, partition) => {
@@ -116,7 +119,7 @@ export class TopicRegistry {
     for (const key of Object.keys(options)) {
       if (!TOPIC_OPTION_KEYS.has(key)) throw new InvalidArgumentError(`unknown topic option ${JSON.stringify(key)}`);
     }
-    const integer = (key: 'partitions' | 'retentionMs' | 'retentionBytes', min: number, max: number) => {
+    const integer = (key: 'partitions' | 'retentionMs' | 'retentionBytes' | 'tombstoneRetentionMs', min: number, max: number) => {
       const value = options[key];
       if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
         throw new InvalidArgumentError(`topic "${name}": ${key} must be an integer ${min} .. ${max}, got ${String(value)}`);
@@ -130,6 +133,11 @@ export class TopicRegistry {
     const retentionBytes = integer('retentionBytes', 1, 2 ** 50);
     if (retentionMs !== undefined) resolved.retentionMs = retentionMs;
     if (retentionBytes !== undefined) resolved.retentionBytes = retentionBytes;
+    const tombstoneRetentionMs = integer('tombstoneRetentionMs', 0, 2 ** 47);
+    if (tombstoneRetentionMs !== undefined) {
+      if (!resolved.compact) throw new InvalidArgumentError(`topic "${name}": tombstoneRetentionMs needs compact: true`);
+      resolved.tombstoneRetentionMs = tombstoneRetentionMs;
+    }
     return resolved;
   }
 }

@@ -24,7 +24,7 @@ import type { Codec } from './codec.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import type { FetchResult, Topic, TopicHost } from './topic.js';
 import type { FromSpec, TopicAckMode } from './topic-protocol.js';
-import { KEY_STRING, type TopicRecordData } from './topic-record.js';
+import { KEY_STRING, TOMBSTONE, type TopicRecordData } from './topic-record.js';
 
 export interface SubscribeOptions {
   /** Members of a group share the partitions; their positions are committed durably. */
@@ -72,8 +72,14 @@ export class TopicMessage {
     return this.#headers;
   }
 
-  /** The payload decoded by the topic's codec (on first use; a CodecError if it cannot be). */
+  /** A tombstone: the record deletes its key (`topic.tombstone(key)`); its body is null. */
+  get tombstone(): boolean {
+    return (this.#record.flags & TOMBSTONE) !== 0;
+  }
+
+  /** The payload decoded by the topic's codec (on first use; a CodecError if it cannot be); null for a tombstone. */
   get body(): unknown {
+    if (this.tombstone) return null;
     if (!this.#decoded) {
       this.#body = this.#codec.decode(this.bytes);
       this.#decoded = true;

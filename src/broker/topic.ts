@@ -13,7 +13,7 @@ import type { ActorRuntime } from '../actor/actor-runtime.js';
 import type { Codec } from './codec.js';
 import { keyBytes, partitionForKey } from './murmur2.js';
 import { FETCH_BYTES_MAX, FETCH_RECORDS_MAX, FETCH_WAIT_MS, type PartitionOffsets, type TopicOptions, TopicRecord } from './topic-protocol.js';
-import { decodeTopicRecords, encodeTopicRecords, KEY_PRESENT, KEY_STRING, type TopicRecordData } from './topic-record.js';
+import { decodeTopicRecords, encodeTopicRecords, KEY_PRESENT, KEY_STRING, TOMBSTONE, type TopicRecordData } from './topic-record.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import { type SubscribeOptions, TopicSubscription, type TopicMessageHandler } from './topic-subscription.js';
 
@@ -25,6 +25,8 @@ export interface TopicSendOptions {
 
 export interface TopicBatchItem extends TopicSendOptions {
   body: unknown;
+  /** No body: deletes `key` from a compacted topic (`topic.tombstone(key)`). */
+  tombstone?: boolean;
 }
 
 export interface TopicSendResult {
@@ -77,6 +79,17 @@ export class Topic {
   /** Appends one record; resolves with its partition and offset once confirmed (appended, and fsynced under 'always'). */
   async send(body: unknown, options: TopicSendOptions = {}): Promise<TopicSendResult> {
     const [result] = await this.#produce([{ ...options, body }], false);
+    return result!;
+  }
+
+  /**
+   * Appends a tombstone for `key`: a record with no body, which deletes the key from a compacted
+   * topic (compaction drops the key's older values, then the tombstone itself after
+   * `tombstoneRetentionMs`). Readers see `msg.tombstone === true` and `msg.body === null`.
+   */
+  async tombstone(key: string | Uint8Array, options: Omit<TopicSendOptions, 'key'> = {}): Promise<TopicSendResult> {
+    if (key === undefined || key === null) throw new InvalidArgumentError('a tombstone needs the key it deletes');
+    const [result] = await this.#produce([{ ...options, key, body: null, tombstone: true }], false);
     return result!;
   }
 
@@ -180,9 +193,9 @@ export class Topic {
     return {
       offset: -1,
       timestampMs: nowMs,
-      flags: key === null ? 0 : KEY_PRESENT | (typeof item.key === 'string' ? KEY_STRING : 0),
+      flags: (key === null ? 0 : KEY_PRESENT | (typeof item.key === 'string' ? KEY_STRING : 0)) | (item.tombstone === true ? TOMBSTONE : 0),
       key,
-      body: this.codec.encode(item.body),
+      body: item.tombstone === true ? new Uint8Array(0) : this.codec.encode(item.body),
       headers,
     };
   }
