@@ -38,6 +38,13 @@ export interface ActorContext {
    * incarnation: a failed, stopped or restarted actor's timers never fire. Returns a cancel.
    */
   setTimer(delayMs: number, callback: () => void | Promise<void>): () => void;
+  /**
+   * Called inside `receive`: the record being received stays in the ring (unreleased) until the
+   * returned function is called, while the actor goes on receiving. If the host dies first, the
+   * record is delivered again to the actor's next incarnation. For work that finishes later
+   * (a log append confirmed) without holding the whole mailbox as a returned promise would.
+   */
+  hold(): () => void;
 }
 
 export interface ActorBehavior {

@@ -82,6 +82,8 @@ class Pending {
   type = 0;
   meta = 0;
   done = false;
+  /** Its actor called `context.hold()` while receiving it: done when the actor says so. */
+  held = false;
   next: Pending | null = null;
 }
 
@@ -126,6 +128,14 @@ class HostedActor {
     if (this.tail === null) this.head = pending;
     else this.tail.next = pending;
     this.tail = pending;
+    this.mailboxSize++;
+  }
+
+  /** Back at the head of the mailbox (a held record its incarnation did not finish). */
+  unshift(pending: Pending): void {
+    pending.next = this.head;
+    this.head = pending;
+    if (this.tail === null) this.tail = pending;
     this.mailboxSize++;
   }
 
@@ -182,6 +192,8 @@ export class ActorHost {
   #recordsIn = 0;
   /** Receives that returned a promise not yet settled: they need this thread's event loop. */
   #receivesInFlight = 0;
+  /** The record whose `receive` runs now (for `context.hold()`). */
+  #receiving: Pending | null = null;
   #undeliverable = 0;
   readonly #undeliverableSince = new Map<number, number>();
   #undeliverableTimer: NodeJS.Timeout | null = null;
@@ -240,6 +252,23 @@ export class ActorHost {
       restarts: spec.restarts,
       reply(type, payload, meta = 0) {
         if (actor.incarnation === incarnation) host.#reply(type, spec.address, payload, meta);
+      },
+      hold() {
+        const pending = host.#receiving;
+        if (pending === null) throw new Error('context.hold() is for the record being received: call it inside receive');
+        pending.held = true;
+        return () => {
+          if (pending.done || !pending.held) return;
+          pending.held = false;
+          if (actor.incarnation !== incarnation && actor.state !== 'stopped') {
+            // Its incarnation ended before finishing it: the next one gets it again (at least once).
+            actor.unshift(pending);
+            if (actor.state === 'running' && !actor.busy) host.#withMail.add(actor);
+          } else {
+            pending.done = true;
+          }
+          host.#reader.wake();
+        };
       },
       setTimer(delayMs, callback) {
         if (actor.incarnation !== incarnation) return () => {};
@@ -427,14 +456,18 @@ export class ActorHost {
       const health = this.#health;
       health[this.#recordEndIndex] = pending.end;
       health[this.#inReceiveIndex] = 1;
+      pending.held = false;
+      this.#receiving = pending;
       try {
         result = behavior.receive(view, context);
       } catch (error) {
+        this.#receiving = null;
         health[this.#inReceiveIndex] = 0;
         pending.done = true;
         this.#fail(actor, error);
         return handled;
       }
+      this.#receiving = null;
       health[this.#inReceiveIndex] = 0;
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
         actor.busy = true;
@@ -445,7 +478,7 @@ export class ActorHost {
         );
         return handled;
       }
-      pending.done = true;
+      if (!pending.held) pending.done = true;
     }
     return handled;
   }

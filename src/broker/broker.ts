@@ -55,9 +55,14 @@ export interface QueueDeclareOptions {
   maxBytes?: number;
   overflow?: 'reject-publish' | 'drop-head';
   ackTimeoutMs?: number;
+  /**
+   * Bytes of message bodies kept in memory (default 64 MiB). Past it, bodies stay in the log and
+   * are read back as they come up for delivery: a queue can be larger than memory.
+   */
+  memoryBytes?: number;
 }
 
-const QUEUE_OPTION_KEYS = new Set(['durable', 'codec', 'maxPriority', 'deadLetter', 'maxDeliveries', 'messageTtlMs', 'maxLength', 'maxBytes', 'overflow', 'ackTimeoutMs']);
+const QUEUE_OPTION_KEYS = new Set(['durable', 'codec', 'maxPriority', 'deadLetter', 'maxDeliveries', 'messageTtlMs', 'maxLength', 'maxBytes', 'overflow', 'ackTimeoutMs', 'memoryBytes']);
 
 export class Broker extends EventEmitter {
   readonly #runtime: ActorRuntime;
@@ -239,7 +244,7 @@ export class Broker extends EventEmitter {
       maxPriority: integer('maxPriority', 0, 255) ?? 0,
       overflow,
     };
-    const optional = { maxDeliveries: integer('maxDeliveries', 1, 1_000_000), messageTtlMs: integer('messageTtlMs', 1, 2 ** 31), maxLength: integer('maxLength', 0, 2 ** 31), maxBytes: integer('maxBytes', 0, 2 ** 40), ackTimeoutMs: integer('ackTimeoutMs', 1, 2 ** 31) };
+    const optional = { maxDeliveries: integer('maxDeliveries', 1, 1_000_000), messageTtlMs: integer('messageTtlMs', 1, 2 ** 31), maxLength: integer('maxLength', 0, 2 ** 31), maxBytes: integer('maxBytes', 0, 2 ** 40), ackTimeoutMs: integer('ackTimeoutMs', 1, 2 ** 31), memoryBytes: integer('memoryBytes', 0, 2 ** 40) };
     for (const [key, value] of Object.entries(optional)) if (value !== undefined) (resolved as unknown as Record<string, number>)[key] = value;
     if (options.deadLetter !== undefined) resolved.deadLetter = options.deadLetter;
     return resolved;

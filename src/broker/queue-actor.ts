@@ -19,7 +19,18 @@ import { ReadyQueue } from './ready-queue.js';
 export interface QueueActorDeclaration extends QueueActorOptions {
   /** Keep messages in the log (durable queues, and every queue of a memory-only broker). */
   useLog: boolean;
+  /**
+   * Bytes of message bodies held in memory (with a log). Past it, a message keeps only its
+   * metadata in memory and its body on disk, read back in chunks when it comes up for delivery:
+   * a queue larger than memory stays correct. Default 64 MiB.
+   */
+  memoryBytes?: number;
 }
+
+const MEMORY_BYTES_DEFAULT = 64 * 1024 * 1024;
+/** Records read per body fetch from the log: messages come up for delivery roughly in order. */
+const BODY_FETCH_RECORDS = 2048;
+const EMPTY_BODY = new Uint8Array(0);
 
 type EntryState = 'ready' | 'delayed' | 'unacked' | 'gone';
 
@@ -33,6 +44,8 @@ interface Entry {
   consumer: number;
   /** Its place in the ready queue (from `push`): a requeued delivery goes back there. */
   position: number;
+  /** Its body is in the log only (memoryBytes was reached): fetched before it is delivered. */
+  onDisk: boolean;
 }
 
 interface Consumer {
@@ -73,6 +86,12 @@ class QueueActor implements ActorBehavior {
   #acking: Promise<void> | null = null;
   #inFlightPublishes = 0;
   #inFlightPublishBytes = 0;
+  /** Bodies held in memory, and the entries whose body is on disk only, by log offset. */
+  #bodyBytes = 0;
+  readonly #onDisk = new Map<number, Entry>();
+  /** Dead letters waiting for their body from the log. */
+  readonly #deadLettersWaiting: { entry: Entry; reason: DeadLetterReason }[] = [];
+  #fetching = false;
 
   constructor(options: QueueActorDeclaration) {
     this.#options = options;
@@ -153,6 +172,9 @@ class QueueActor implements ActorBehavior {
     }
     this.#inFlightPublishes += messages.length;
     this.#inFlightPublishBytes += messages.reduce((sum, m) => sum + m.body.byteLength, 0);
+    // The PUBLISH record stays in the ring until it is confirmed: if the host dies meanwhile,
+    // it is delivered again and the publisher gets its answer from the next incarnation.
+    const release = context.hold();
     const stored = this.#options.useLog ? context.log.append(encoded.map((value) => ({ value }))) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
     stored.then(
       ({ baseOffset }) => {
@@ -162,6 +184,7 @@ class QueueActor implements ActorBehavior {
         messages.forEach((message, i) => this.#insert(message, baseOffset === -1 ? -1 : baseOffset + i, nowMs));
         this.#trimHead();
         this.#reply(meta, { ok: true, value: { count: messages.length } });
+        release();
         this.#dispatch();
         this.#arm();
         this.#flushAcks();
@@ -170,6 +193,7 @@ class QueueActor implements ActorBehavior {
         // Storage failed: this publish is refused, and the actor fails (a timer callback that
         // throws) so that it restarts and recovers what is really in its log.
         this.#reply(meta, { ok: false, error: serializeError(error) });
+        release();
         context.setTimer(0, () => {
           throw error;
         });
@@ -295,7 +319,15 @@ class QueueActor implements ActorBehavior {
   }
 
   #insert(message: QueueMessage, offset: number, nowMs: number): void {
-    const entry: Entry = { tag: this.#nextTag++, message, offset, bytes: message.body.byteLength, state: 'ready', consumer: 0, position: -1 };
+    const entry: Entry = { tag: this.#nextTag++, message, offset, bytes: message.body.byteLength, state: 'ready', consumer: 0, position: -1, onDisk: false };
+    if (offset >= 0 && this.#bodyBytes + entry.bytes > (this.#options.memoryBytes ?? MEMORY_BYTES_DEFAULT)) {
+      // Past the memory budget: the body stays in the log only.
+      message.body = EMPTY_BODY;
+      entry.onDisk = true;
+      this.#onDisk.set(offset, entry);
+    } else {
+      this.#bodyBytes += entry.bytes;
+    }
     this.#entries.set(entry.tag, entry);
     if (message.expiresAtMs > 0) this.#expiries.push(message.expiresAtMs, entry.tag);
     if (message.notBeforeMs > nowMs) {
@@ -346,11 +378,21 @@ class QueueActor implements ActorBehavior {
     }
     entry.state = 'gone';
     this.#entries.delete(entry.tag);
+    if (entry.onDisk) this.#onDisk.delete(entry.offset);
+    else this.#bodyBytes -= entry.bytes;
     if (entry.offset >= 0) this.#settledOffsets.push(entry.offset);
   }
 
   /** To the dead-letter queue (through the broker) when the queue has one; dropped otherwise. Either way, settled here. */
   #deadLetter(entry: Entry, reason: DeadLetterReason): void {
+    if (this.#options.deadLetter !== undefined && entry.onDisk) {
+      // Its payload goes to the dead-letter queue: read it back first, then forward and settle it.
+      entry.state = 'unacked';
+      entry.consumer = 0;
+      this.#deadLettersWaiting.push({ entry, reason });
+      this.#fetchBodies(entry.offset);
+      return;
+    }
     if (this.#options.deadLetter !== undefined) {
       const reasonBytes = encoder.encode(reason);
       const payload = new Uint8Array(2 + reasonBytes.byteLength + encodedQueueMessageBytes(entry.message));
@@ -380,6 +422,12 @@ class QueueActor implements ActorBehavior {
         continue;
       }
       withoutCredit = 0;
+      const head = this.#ready.peek();
+      if (head?.onDisk) {
+        // Its body is on disk: read the next chunk of bodies, then deliver on.
+        this.#fetchBodies(head.offset);
+        break;
+      }
       const entry = this.#nextReady(nowMs);
       if (entry === null) break;
       entry.message.deliveries++;
@@ -411,6 +459,51 @@ class QueueActor implements ActorBehavior {
       offset = writeQueueMessage(entry.message, payload, offset + 8);
     }
     this.#context!.reply(QueueRecord.DELIVER, payload, consumerId);
+  }
+
+  /**
+   * Reads message bodies back from the log, from `fromOffset` on (one chunk), into the entries
+   * that kept only their metadata; then delivers on and forwards waiting dead letters. One fetch
+   * at a time. A failed read fails the actor (it restarts and replays its log).
+   */
+  #fetchBodies(fromOffset: number): void {
+    if (this.#fetching) return;
+    this.#fetching = true;
+    const context = this.#context!;
+    void (async () => {
+      let read = 0;
+      for await (const record of context.log.replay({ fromOffset })) {
+        const entry = this.#onDisk.get(record.offset);
+        if (entry !== undefined && record.value !== null) {
+          entry.message.body = readQueueMessage(record.value, 0, true).message.body;
+          entry.onDisk = false;
+          this.#onDisk.delete(record.offset);
+          this.#bodyBytes += entry.bytes;
+        }
+        if (++read >= BODY_FETCH_RECORDS) break;
+      }
+    })().then(
+      () => {
+        this.#fetching = false;
+        // The log must hold every unsettled message: one missing is corruption, not a wait.
+        if (this.#onDisk.get(fromOffset)?.onDisk) throw new Error(`queue ${this.#options.name}: message at log offset ${fromOffset} is missing from its log`);
+        for (const waiting of this.#deadLettersWaiting.splice(0)) {
+          if (waiting.entry.state === 'gone') continue;
+          if (waiting.entry.onDisk) this.#deadLettersWaiting.push(waiting);
+          else this.#deadLetter(waiting.entry, waiting.reason);
+        }
+        if (this.#deadLettersWaiting.length > 0) this.#fetchBodies(this.#deadLettersWaiting[0]!.entry.offset);
+        this.#dispatch();
+        this.#arm();
+        this.#flushAcks();
+      },
+      (error: unknown) => {
+        this.#fetching = false;
+        context.setTimer(0, () => {
+          throw error;
+        });
+      },
+    );
   }
 
   // --- time -----------------------------------------------------------------------------------

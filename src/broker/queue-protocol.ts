@@ -48,6 +48,8 @@ export interface QueueOptions {
   maxBytes?: number;
   overflow: 'reject-publish' | 'drop-head';
   ackTimeoutMs?: number;
+  /** Bytes of bodies a queue with a log keeps in memory; beyond, bodies stay on disk until delivered. */
+  memoryBytes?: number;
 }
 
 export interface QueueActorOptions extends QueueOptions {
