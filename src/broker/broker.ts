@@ -267,16 +267,25 @@ export class Broker extends EventEmitter {
     const { message } = readQueueMessage(payload, 2 + reasonLength, true);
     const source = this.#queues.get(queueName)?.queue;
     const target = source?.options.deadLetter === undefined ? undefined : this.#queues.get(source.options.deadLetter)?.queue;
-    this.emit('dead-letter', { queue: queueName, id: message.id, reason });
-    if (target === undefined || this.#closed) return;
+    const event = { queue: queueName, id: message.id, reason };
+    if (target === undefined || this.#closed) {
+      this.emit('dead-letter', event);
+      return;
+    }
     // The original payload and headers, plus why and where from (RabbitMQ's x-death, flattened).
-    await target.send(message.body, {
-      id: message.id,
-      headers: { ...message.headers, 'x-death-reason': reason, 'x-death-queue': queueName, 'x-death-count': String(message.deliveries) },
-      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
-      ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
-      ...(message.priority <= target.options.maxPriority ? { priority: message.priority } : {}),
-    }).catch((error: unknown) => this.#report(error));
+    // The event comes once the dead-letter queue confirmed it: a listener finds it there.
+    try {
+      await target.send(message.body, {
+        id: message.id,
+        headers: { ...message.headers, 'x-death-reason': reason, 'x-death-queue': queueName, 'x-death-count': String(message.deliveries) },
+        ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
+        ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
+        ...(message.priority <= target.options.maxPriority ? { priority: message.priority } : {}),
+      });
+    } catch (error) {
+      this.#report(error);
+    }
+    this.emit('dead-letter', event);
   }
 
   #assertOpen(): void {
