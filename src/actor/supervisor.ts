@@ -119,6 +119,8 @@ interface HostHandle {
   lastBeat: number;
   lastBeatChangeMs: number;
   failure: ExitReason | null;
+  /** Terminated by fault injection (`crashActor(..., 'terminate')`): no record is to blame. */
+  terminatedFromOutside: boolean;
 }
 
 interface ActorEntry {
@@ -304,6 +306,8 @@ export class Supervisor implements SupervisorApi {
         void host.api.exit(1);
         return;
       case 'terminate':
+        // Killed from outside: whatever record it was handling is not to blame.
+        host.terminatedFromOutside = true;
         await host.worker.terminate();
         return;
       default:
@@ -409,6 +413,7 @@ export class Supervisor implements SupervisorApi {
       lastBeat: -1,
       lastBeatChangeMs: performance.now(),
       failure: null,
+      terminatedFromOutside: false,
     };
     this.#hosts[index] = host;
     const events: HostEventsApi = {
@@ -511,9 +516,12 @@ export class Supervisor implements SupervisorApi {
     }
     // It was the only writer of its request ring to the storage thread: free that slot too.
     repairRing(this.#storageRings[host.index]!.requests);
-    // Did it die inside a receive? Then that record goes, or it would kill the replacement too.
+    // Did it die inside a receive (its own exit, an error, out of memory, a stall)? Then that record
+    // goes, or it would kill the replacement too. Not when it was terminated from outside: that
+    // record is innocent and is delivered again like every other unfinished one.
     const base = host.index * HEALTH_INTS_PER_HOST;
-    const poisonEnd = this.#healthInts[base + HEALTH_IN_RECEIVE] === 1 ? this.#healthInts[base + HEALTH_RECORD_END] : undefined;
+    const diedInReceive = this.#healthInts[base + HEALTH_IN_RECEIVE] === 1 && !host.terminatedFromOutside;
+    const poisonEnd = diedInReceive ? this.#healthInts[base + HEALTH_RECORD_END] : undefined;
     this.#healthInts[base + HEALTH_IN_RECEIVE] = 0;
     const actorIds = [...this.#actors.values()].filter((e) => e.host === host.index).map((e) => e.id);
     const hostReason = reason as HostExitReason;
