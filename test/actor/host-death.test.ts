@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorRuntime, type RuntimeEvent } from '../../src/actor/actor-runtime.js';
 import { workerFileUrl } from '../../src/threads/worker-file.js';
-import { ADD, type CounterState, GET, u32 } from '../../workers/fixtures/counter-actor.js';
+import { ADD, type CounterState, GET, SLOW_ADD, u32 } from '../../workers/fixtures/counter-actor.js';
 import { sleep, until } from '../support/wait.js';
 
 const counter = () => workerFileUrl('fixtures/counter-actor').href;
@@ -62,6 +62,21 @@ describe.each(['memory', 'wal'] as const)('host death (%s storage)', (storage) =
       expect(state.restarts).toBe(1);
     }
     for (const id of others) expect(await stateOf(runtime, id)).toEqual(before.get(id));
+  });
+
+  it('host death - a host terminated from outside while inside a receive: that record is delivered again, not dropped', async () => {
+    runtime = await start(storage);
+    await runtime.declare('slow', { module: counter() });
+    const slowHost = (await runtime.stats()).actors.find((a) => a.id === 'slow')!.worker;
+    const payload = new Uint8Array(8);
+    new DataView(payload.buffer).setUint32(0, 42, true);
+    new DataView(payload.buffer).setUint32(4, 1_000, true);
+    await runtime.send('slow', SLOW_ADD, payload);
+    await sleep(300); // the host is now inside that receive
+    await runtime.faults.crashActor('slow', 'terminate');
+    await until(async () => (await runtime!.stats()).workers[slowHost]!.restarts === 1, 'the host to be replaced');
+    await until(async () => (await stateOf(runtime!, 'slow')).sum === 42, 'the record to be received again');
+    expect(await stateOf(runtime, 'slow')).toMatchObject({ count: 1, sum: 42, restarts: 1 });
   });
 
   // A longer budget than the default: on a loaded 2-core machine the stream, the replacement and
