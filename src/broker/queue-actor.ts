@@ -12,7 +12,7 @@ import assert from 'node:assert';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
 import { NotFoundError, QueueFullError, serializeError } from '../errors.js';
 import { DelayHeap } from './delay-heap.js';
-import { encodedQueueMessageBytes, type QueueMessage, readQueueMessage, setExpiresAt, writeQueueMessage } from './queue-message.js';
+import { DELIVERIES_FIELD, emptyQueueMessageFields, type QueueMessageFields, scanQueueMessage, setExpiresAt } from './queue-message.js';
 import { type AckMode, type DeadLetterReason, type QueueActorOptions, QueueRecord, type QueueStats, Settle } from './queue-protocol.js';
 import { ReadyQueue } from './ready-queue.js';
 
@@ -30,22 +30,49 @@ export interface QueueActorDeclaration extends QueueActorOptions {
 const MEMORY_BYTES_DEFAULT = 64 * 1024 * 1024;
 /** Records read per body fetch from the log: messages come up for delivery roughly in order. */
 const BODY_FETCH_RECORDS = 2048;
-const EMPTY_BODY = new Uint8Array(0);
 
 type EntryState = 'ready' | 'delayed' | 'unacked' | 'gone';
 
+/**
+ * A message in the queue. The actor never decodes a message's id, headers or body: it keeps the
+ * encoded bytes (the log record as is, a view into its publish batch) and the few fixed fields
+ * it acts on, and copies the bytes into deliveries. A view keeps its whole publish batch alive
+ * until the last message of that batch is settled: at most one batch record per straggler.
+ */
 interface Entry {
   tag: number;
-  message: QueueMessage;
+  /** The encoded message; null while its body is in the log only (memoryBytes was reached): fetched before it is delivered. */
+  encoded: Uint8Array | null;
+  priority: number;
+  timestampMs: number;
+  expiresAtMs: number;
+  notBeforeMs: number;
+  deliveries: number;
   /** Log offset, or -1 without a log. */
   offset: number;
+  /** Body bytes (what maxBytes and memoryBytes count). */
   bytes: number;
   state: EntryState;
   consumer: number;
   /** Its place in the ready queue (from `push`): a requeued delivery goes back there. */
   position: number;
-  /** Its body is in the log only (memoryBytes was reached): fetched before it is delivered. */
-  onDisk: boolean;
+}
+
+function newEntry(encoded: Uint8Array, fields: QueueMessageFields): Entry {
+  return {
+    tag: 0,
+    encoded,
+    priority: fields.priority,
+    timestampMs: fields.timestampMs,
+    expiresAtMs: fields.expiresAtMs,
+    notBeforeMs: fields.notBeforeMs,
+    deliveries: fields.deliveries,
+    offset: -1,
+    bytes: fields.bodyBytes,
+    state: 'ready',
+    consumer: 0,
+    position: -1,
+  };
 }
 
 interface Consumer {
@@ -92,6 +119,7 @@ class QueueActor implements ActorBehavior {
   /** Dead letters waiting for their body from the log. */
   readonly #deadLettersWaiting: { entry: Entry; reason: DeadLetterReason }[] = [];
   #fetching = false;
+  readonly #fields = emptyQueueMessageFields();
 
   constructor(options: QueueActorDeclaration) {
     this.#options = options;
@@ -103,8 +131,9 @@ class QueueActor implements ActorBehavior {
     if (this.#options.useLog) {
       for await (const record of context.log.replay()) {
         if (record.value === null) continue;
-        const { message } = readQueueMessage(record.value, 0, true);
-        this.#insert(message, record.offset, Date.now());
+        const encoded = record.value.slice();
+        const fields = scanQueueMessage(encoded, new DataView(encoded.buffer), 0, this.#fields);
+        this.#insert(newEntry(encoded, fields), record.offset, Date.now());
       }
     }
     this.#arm();
@@ -152,38 +181,39 @@ class QueueActor implements ActorBehavior {
    */
   #publish(record: ActorRecord, context: ActorContext): void {
     const meta = record.meta;
-    let messages: QueueMessage[];
-    let encoded: Uint8Array[];
+    let entries: Entry[];
+    let bodyBytes = 0;
     try {
       if (this.#deleted) throw new NotFoundError(`queue "${this.#options.name}" was deleted; declare it again`);
-      ({ messages, encoded } = decodeBatch(record.payload));
-      if (this.#options.messageTtlMs !== undefined) {
-        messages.forEach((message, i) => {
-          const queueExpiry = message.timestampMs + this.#options.messageTtlMs!;
-          message.expiresAtMs = message.expiresAtMs === 0 ? queueExpiry : Math.min(message.expiresAtMs, queueExpiry);
-          setExpiresAt(encoded[i]!, message.expiresAtMs);
-        });
+      entries = decodeBatch(record.payload, this.#fields);
+      const ttlMs = this.#options.messageTtlMs;
+      for (const entry of entries) {
+        bodyBytes += entry.bytes;
+        if (ttlMs === undefined) continue;
+        const queueExpiry = entry.timestampMs + ttlMs;
+        entry.expiresAtMs = entry.expiresAtMs === 0 ? queueExpiry : Math.min(entry.expiresAtMs, queueExpiry);
+        setExpiresAt(entry.encoded!, entry.expiresAtMs);
       }
       // Counted with the publishes still in flight, so that two of them cannot both squeeze in.
-      this.#makeRoom(messages);
+      this.#makeRoom(entries.length, bodyBytes);
     } catch (error) {
       this.#reply(meta, { ok: false, error: serializeError(error) });
       return;
     }
-    this.#inFlightPublishes += messages.length;
-    this.#inFlightPublishBytes += messages.reduce((sum, m) => sum + m.body.byteLength, 0);
+    this.#inFlightPublishes += entries.length;
+    this.#inFlightPublishBytes += bodyBytes;
     // The PUBLISH record stays in the ring until it is confirmed: if the host dies meanwhile,
     // it is delivered again and the publisher gets its answer from the next incarnation.
     const release = context.hold();
-    const stored = this.#options.useLog ? context.log.append(encoded.map((value) => ({ value }))) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
+    const stored = this.#options.useLog ? context.log.append(entries.map((entry) => ({ value: entry.encoded! }))) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
     stored.then(
       ({ baseOffset }) => {
-        this.#inFlightPublishes -= messages.length;
-        this.#inFlightPublishBytes -= messages.reduce((sum, m) => sum + m.body.byteLength, 0);
+        this.#inFlightPublishes -= entries.length;
+        this.#inFlightPublishBytes -= bodyBytes;
         const nowMs = Date.now();
-        messages.forEach((message, i) => this.#insert(message, baseOffset === -1 ? -1 : baseOffset + i, nowMs));
+        for (let i = 0; i < entries.length; i++) this.#insert(entries[i]!, baseOffset === -1 ? -1 : baseOffset + i, nowMs);
         this.#trimHead();
-        this.#reply(meta, { ok: true, value: { count: messages.length } });
+        this.#reply(meta, { ok: true, value: { count: entries.length } });
         release();
         this.#dispatch();
         this.#arm();
@@ -202,13 +232,12 @@ class QueueActor implements ActorBehavior {
   }
 
   /** Under reject-publish, refuses a publish that would take the queue past maxLength/maxBytes (whole, before anything is stored). */
-  #makeRoom(incoming: QueueMessage[]): void {
+  #makeRoom(count: number, addBytes: number): void {
     const { maxLength, maxBytes, overflow } = this.#options;
     if (overflow !== 'reject-publish' || (maxLength === undefined && maxBytes === undefined)) return;
-    const addBytes = incoming.reduce((sum, m) => sum + m.body.byteLength, 0);
     const queued = this.#readyCount() + this.#inFlightPublishes;
     const queuedBytes = this.#ready.bytes + this.#inFlightPublishBytes;
-    if ((maxLength !== undefined && queued + incoming.length > maxLength) || (maxBytes !== undefined && queuedBytes + addBytes > maxBytes)) {
+    if ((maxLength !== undefined && queued + count > maxLength) || (maxBytes !== undefined && queuedBytes + addBytes > maxBytes)) {
       throw new QueueFullError(
         `queue "${this.#options.name}" is full (maxLength ${maxLength ?? '-'}, maxBytes ${maxBytes ?? '-'}): the publish was rejected whole; consume, or raise the limit`,
       );
@@ -271,9 +300,9 @@ class QueueActor implements ActorBehavior {
           this.#deadLetter(entry, 'rejected');
           break;
         case Settle.REQUEUE_LATER:
-          entry.message.notBeforeMs = Date.now() + delayMs;
+          entry.notBeforeMs = Date.now() + delayMs;
           entry.state = 'delayed';
-          this.#delayed.push(entry.message.notBeforeMs, entry.tag);
+          this.#delayed.push(entry.notBeforeMs, entry.tag);
           this.#delayedCount++;
           break;
         default:
@@ -318,21 +347,21 @@ class QueueActor implements ActorBehavior {
     return this.#ready.size;
   }
 
-  #insert(message: QueueMessage, offset: number, nowMs: number): void {
-    const entry: Entry = { tag: this.#nextTag++, message, offset, bytes: message.body.byteLength, state: 'ready', consumer: 0, position: -1, onDisk: false };
+  #insert(entry: Entry, offset: number, nowMs: number): void {
+    entry.tag = this.#nextTag++;
+    entry.offset = offset;
     if (offset >= 0 && this.#bodyBytes + entry.bytes > (this.#options.memoryBytes ?? MEMORY_BYTES_DEFAULT)) {
-      // Past the memory budget: the body stays in the log only.
-      message.body = EMPTY_BODY;
-      entry.onDisk = true;
+      // Past the memory budget: the message stays in the log only.
+      entry.encoded = null;
       this.#onDisk.set(offset, entry);
     } else {
       this.#bodyBytes += entry.bytes;
     }
     this.#entries.set(entry.tag, entry);
-    if (message.expiresAtMs > 0) this.#expiries.push(message.expiresAtMs, entry.tag);
-    if (message.notBeforeMs > nowMs) {
+    if (entry.expiresAtMs > 0) this.#expiries.push(entry.expiresAtMs, entry.tag);
+    if (entry.notBeforeMs > nowMs) {
       entry.state = 'delayed';
-      this.#delayed.push(message.notBeforeMs, entry.tag);
+      this.#delayed.push(entry.notBeforeMs, entry.tag);
       this.#delayedCount++;
     } else {
       this.#makeReady(entry, false);
@@ -343,8 +372,8 @@ class QueueActor implements ActorBehavior {
   #makeReady(entry: Entry, backInPlace: boolean): void {
     entry.state = 'ready';
     entry.consumer = 0;
-    if (backInPlace && entry.position >= 0) this.#ready.requeue(entry, entry.message.priority, entry.bytes, entry.position);
-    else entry.position = this.#ready.push(entry, entry.message.priority, entry.bytes);
+    if (backInPlace && entry.position >= 0) this.#ready.requeue(entry, entry.priority, entry.bytes, entry.position);
+    else entry.position = this.#ready.push(entry, entry.priority, entry.bytes);
   }
 
   /** The next ready entry, dead-lettering the expired ones found on the way; null if none. */
@@ -353,7 +382,7 @@ class QueueActor implements ActorBehavior {
       const entry = this.#ready.shift();
       if (entry === undefined) return null;
       entry.state = 'unacked';
-      if (entry.message.expiresAtMs > 0 && entry.message.expiresAtMs <= nowMs) {
+      if (entry.expiresAtMs > 0 && entry.expiresAtMs <= nowMs) {
         this.#deadLetter(entry, 'expired');
         continue;
       }
@@ -363,7 +392,7 @@ class QueueActor implements ActorBehavior {
 
   #requeue(entry: Entry): void {
     const limit = this.#options.maxDeliveries;
-    if (limit !== undefined && entry.message.deliveries >= limit) {
+    if (limit !== undefined && entry.deliveries >= limit) {
       this.#deadLetter(entry, 'delivery-limit');
       return;
     }
@@ -372,20 +401,20 @@ class QueueActor implements ActorBehavior {
 
   #remove(entry: Entry): void {
     if (entry.state === 'ready') {
-      this.#ready.remove(entry.message.priority, entry.position);
+      this.#ready.remove(entry.priority, entry.position);
     } else if (entry.state === 'delayed') {
       this.#delayedCount--;
     }
     entry.state = 'gone';
     this.#entries.delete(entry.tag);
-    if (entry.onDisk) this.#onDisk.delete(entry.offset);
+    if (entry.encoded === null) this.#onDisk.delete(entry.offset);
     else this.#bodyBytes -= entry.bytes;
     if (entry.offset >= 0) this.#settledOffsets.push(entry.offset);
   }
 
   /** To the dead-letter queue (through the broker) when the queue has one; dropped otherwise. Either way, settled here. */
   #deadLetter(entry: Entry, reason: DeadLetterReason): void {
-    if (this.#options.deadLetter !== undefined && entry.onDisk) {
+    if (this.#options.deadLetter !== undefined && entry.encoded === null) {
       // Its payload goes to the dead-letter queue: read it back first, then forward and settle it.
       entry.state = 'unacked';
       entry.consumer = 0;
@@ -395,10 +424,13 @@ class QueueActor implements ActorBehavior {
     }
     if (this.#options.deadLetter !== undefined) {
       const reasonBytes = encoder.encode(reason);
-      const payload = new Uint8Array(2 + reasonBytes.byteLength + encodedQueueMessageBytes(entry.message));
-      new DataView(payload.buffer).setUint16(0, reasonBytes.byteLength, true);
+      const at = 2 + reasonBytes.byteLength;
+      const payload = new Uint8Array(at + entry.encoded!.byteLength);
+      const view = new DataView(payload.buffer);
+      view.setUint16(0, reasonBytes.byteLength, true);
       payload.set(reasonBytes, 2);
-      writeQueueMessage(entry.message, payload, 2 + reasonBytes.byteLength);
+      payload.set(entry.encoded!, at);
+      view.setUint32(at + DELIVERIES_FIELD, entry.deliveries, true);
       this.#context!.reply(QueueRecord.DEAD_LETTER, payload, 0);
     }
     this.#remove(entry);
@@ -423,20 +455,20 @@ class QueueActor implements ActorBehavior {
       }
       withoutCredit = 0;
       const head = this.#ready.peek();
-      if (head?.onDisk) {
+      if (head !== undefined && head.encoded === null) {
         // Its body is on disk: read the next chunk of bodies, then deliver on.
         this.#fetchBodies(head.offset);
         break;
       }
       const entry = this.#nextReady(nowMs);
       if (entry === null) break;
-      entry.message.deliveries++;
+      entry.deliveries++;
       entry.consumer = consumer.id;
       consumer.inFlight++;
       let batch = batches.get(consumer.id);
       if (batch === undefined) batches.set(consumer.id, (batch = { entries: [], bytes: 4 }));
       batch.entries.push(entry);
-      batch.bytes += 8 + encodedQueueMessageBytes(entry.message);
+      batch.bytes += 8 + entry.encoded!.byteLength;
       if (batch.bytes >= DELIVER_BATCH_BYTES) {
         this.#deliver(consumer.id, batch);
         batches.delete(consumer.id);
@@ -455,8 +487,11 @@ class QueueActor implements ActorBehavior {
     view.setUint32(0, batch.entries.length, true);
     let offset = 4;
     for (const entry of batch.entries) {
+      const encoded = entry.encoded!;
       view.setFloat64(offset, entry.tag, true);
-      offset = writeQueueMessage(entry.message, payload, offset + 8);
+      payload.set(encoded, offset + 8);
+      view.setUint32(offset + 8 + DELIVERIES_FIELD, entry.deliveries, true);
+      offset += 8 + encoded.byteLength;
     }
     this.#context!.reply(QueueRecord.DELIVER, payload, consumerId);
   }
@@ -475,8 +510,7 @@ class QueueActor implements ActorBehavior {
       for await (const record of context.log.replay({ fromOffset })) {
         const entry = this.#onDisk.get(record.offset);
         if (entry !== undefined && record.value !== null) {
-          entry.message.body = readQueueMessage(record.value, 0, true).message.body;
-          entry.onDisk = false;
+          entry.encoded = record.value.slice();
           this.#onDisk.delete(record.offset);
           this.#bodyBytes += entry.bytes;
         }
@@ -486,10 +520,10 @@ class QueueActor implements ActorBehavior {
       () => {
         this.#fetching = false;
         // The log must hold every unsettled message: one missing is corruption, not a wait.
-        if (this.#onDisk.get(fromOffset)?.onDisk) throw new Error(`queue ${this.#options.name}: message at log offset ${fromOffset} is missing from its log`);
+        if (this.#onDisk.has(fromOffset)) throw new Error(`queue ${this.#options.name}: message at log offset ${fromOffset} is missing from its log`);
         for (const waiting of this.#deadLettersWaiting.splice(0)) {
           if (waiting.entry.state === 'gone') continue;
-          if (waiting.entry.onDisk) this.#deadLettersWaiting.push(waiting);
+          if (waiting.entry.encoded === null) this.#deadLettersWaiting.push(waiting);
           else this.#deadLetter(waiting.entry, waiting.reason);
         }
         if (this.#deadLettersWaiting.length > 0) this.#fetchBodies(this.#deadLettersWaiting[0]!.entry.offset);
@@ -535,7 +569,7 @@ class QueueActor implements ActorBehavior {
       const entry = this.#entries.get(this.#expiries.pop()!);
       if (entry === undefined) continue;
       if (entry.state === 'ready') {
-        this.#ready.remove(entry.message.priority, entry.position);
+        this.#ready.remove(entry.priority, entry.position);
         entry.state = 'unacked';
         this.#deadLetter(entry, 'expired');
       } else if (entry.state === 'delayed') {
@@ -605,17 +639,20 @@ function text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
-/** The messages of a PUBLISH, each with a copy of its encoded bytes (the log record, as is). */
-function decodeBatch(payload: Uint8Array): { messages: QueueMessage[]; encoded: Uint8Array[] } {
-  const count = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0, true);
-  const messages: QueueMessage[] = [];
-  const encoded: Uint8Array[] = [];
+/**
+ * The messages of a PUBLISH as entries (not yet inserted). The payload is copied once, whole:
+ * each entry's bytes are a view into that copy (the ring's space is released after the receive).
+ */
+function decodeBatch(payload: Uint8Array, fields: QueueMessageFields): Entry[] {
+  const copy = payload.slice();
+  const view = new DataView(copy.buffer);
+  const count = view.getUint32(0, true);
+  const entries = new Array<Entry>(count);
   let offset = 4;
   for (let i = 0; i < count; i++) {
-    const { message, end } = readQueueMessage(payload, offset, true);
-    messages.push(message);
-    encoded.push(payload.slice(offset, end));
-    offset = end;
+    scanQueueMessage(copy, view, offset, fields);
+    entries[i] = newEntry(copy.subarray(offset, fields.end), fields);
+    offset = fields.end;
   }
-  return { messages, encoded };
+  return entries;
 }

@@ -14,7 +14,7 @@
  */
 import { AlreadyAckedError, ClosedError, InvalidArgumentError } from '../errors.js';
 import type { Codec } from './codec.js';
-import { type QueueMessage, readQueueMessage } from './queue-message.js';
+import { emptyQueueMessageFields, type QueueMessage, type QueueMessageFields, readQueueMessage, scanQueueMessage } from './queue-message.js';
 import { type AckMode, Settle } from './queue-protocol.js';
 
 export interface ConsumeOptions {
@@ -34,39 +34,63 @@ export interface ConsumerLink {
 
 export type MessageHandler = (message: QueueDelivery) => unknown;
 
+/**
+ * One delivery. The fixed fields are read as it arrives; the id, headers and payload are decoded
+ * from the DELIVER record the first time one of them is used (a handler that only acks, or
+ * only reads `body` of a raw queue, never pays for strings it does not read).
+ */
 export class QueueDelivery {
-  readonly id: string;
-  /** The raw payload. */
-  readonly bytes: Uint8Array;
-  readonly headers: Record<string, string>;
   readonly priority: number;
   readonly deliveryCount: number;
   readonly redelivered: boolean;
-  readonly correlationId: string | undefined;
-  readonly replyTo: string | undefined;
   readonly timestamp: number;
-  readonly #codec: Codec;
-  readonly #consumer: QueueConsumer;
   readonly tag: number;
   readonly incarnation: number;
+  readonly #codec: Codec;
+  readonly #consumer: QueueConsumer;
+  readonly #record: Uint8Array;
+  readonly #offset: number;
+  #message: QueueMessage | undefined;
   #body: unknown;
   #decoded = false;
   settled = false;
 
-  constructor(tag: number, message: QueueMessage, codec: Codec, consumer: QueueConsumer, incarnation: number) {
+  constructor(tag: number, record: Uint8Array, offset: number, fields: QueueMessageFields, codec: Codec, consumer: QueueConsumer, incarnation: number) {
     this.tag = tag;
-    this.id = message.id;
-    this.bytes = message.body;
-    this.headers = message.headers;
-    this.priority = message.priority;
-    this.deliveryCount = message.deliveries;
-    this.redelivered = message.deliveries > 1;
-    this.correlationId = message.correlationId;
-    this.replyTo = message.replyTo;
-    this.timestamp = message.timestampMs;
+    this.#record = record;
+    this.#offset = offset;
+    this.priority = fields.priority;
+    this.deliveryCount = fields.deliveries;
+    this.redelivered = fields.deliveries > 1;
+    this.timestamp = fields.timestampMs;
     this.#codec = codec;
     this.#consumer = consumer;
     this.incarnation = incarnation;
+  }
+
+  #decodedMessage(): QueueMessage {
+    return (this.#message ??= readQueueMessage(this.#record, this.#offset, false).message);
+  }
+
+  get id(): string {
+    return this.#decodedMessage().id;
+  }
+
+  /** The raw payload. */
+  get bytes(): Uint8Array {
+    return this.#decodedMessage().body;
+  }
+
+  get headers(): Record<string, string> {
+    return this.#decodedMessage().headers;
+  }
+
+  get correlationId(): string | undefined {
+    return this.#decodedMessage().correlationId;
+  }
+
+  get replyTo(): string | undefined {
+    return this.#decodedMessage().replyTo;
   }
 
   /** The payload decoded by the queue's codec (decoded on first use). */
@@ -102,7 +126,12 @@ export class QueueConsumer {
   readonly #handler: MessageHandler;
   readonly #codec: Codec;
   readonly #link: ConsumerLink;
+  /** Deliveries not yet handed to the handler: `#waiting[#waitingHead..]`. */
   readonly #waiting: QueueDelivery[] = [];
+  #waitingHead = 0;
+  #pumping = false;
+  readonly #fields = emptyQueueMessageFields();
+  #pendingAcks: number[] = [];
   #running = 0;
   #incarnation = 0;
   readonly #pendingSettles = new Map<string, number[]>();
@@ -140,12 +169,13 @@ export class QueueConsumer {
   deliver(payload: Uint8Array): void {
     const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
     const count = view.getUint32(0, true);
+    const fields = this.#fields;
     let offset = 4;
     for (let i = 0; i < count; i++) {
       const tag = view.getFloat64(offset, true);
-      const { message, end } = readQueueMessage(payload, offset + 8, false);
-      offset = end;
-      this.#take(new QueueDelivery(tag, message, this.#codec, this, this.#incarnation));
+      scanQueueMessage(payload, view, offset + 8, fields);
+      this.#take(new QueueDelivery(tag, payload, offset + 8, fields, this.#codec, this, this.#incarnation));
+      offset = fields.end;
     }
     this.#pump();
   }
@@ -161,6 +191,18 @@ export class QueueConsumer {
       return;
     }
     this.#waiting.push(delivery);
+  }
+
+  get #waitingCount(): number {
+    return this.#waiting.length - this.#waitingHead;
+  }
+
+  /** Takes every waiting delivery out (for requeueing them). */
+  #takeAllWaiting(): QueueDelivery[] {
+    const all = this.#waiting.slice(this.#waitingHead);
+    this.#waiting.length = 0;
+    this.#waitingHead = 0;
+    return all;
   }
 
   /** The queue restarted: its deliveries in flight will come again under new tags. */
@@ -181,7 +223,7 @@ export class QueueConsumer {
   async close(): Promise<void> {
     if (this.#state !== 'consuming') return this.closed;
     this.#state = 'closing';
-    for (const delivery of this.#waiting.splice(0)) if (!delivery.settled) this.settleDelivery(delivery, Settle.REQUEUE, 0);
+    for (const delivery of this.#takeAllWaiting()) if (!delivery.settled) this.settleDelivery(delivery, Settle.REQUEUE, 0);
     // Handlers in progress finish and settle first: cancelling before would requeue (and so
     // deliver again) messages they are about to acknowledge.
     if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
@@ -197,32 +239,61 @@ export class QueueConsumer {
   }
 
   #pump(): void {
-    while (this.#running < this.concurrency && this.#waiting.length > 0 && this.#state === 'consuming') {
-      const delivery = this.#waiting.shift()!;
+    // Not re-entered: a handler that returns at once finishes inside this loop.
+    if (this.#pumping) return;
+    this.#pumping = true;
+    while (this.#running < this.concurrency && this.#waitingCount > 0 && this.#state === 'consuming') {
+      const delivery = this.#waiting[this.#waitingHead]!;
+      this.#waiting[this.#waitingHead++] = undefined as never;
       this.#running++;
-      void this.#run(delivery);
+      this.#run(delivery);
+    }
+    if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
+      this.#waiting.splice(0, this.#waitingHead);
+      this.#waitingHead = 0;
+    }
+    this.#pumping = false;
+  }
+
+  /** Calls the handler; a handler that returns a value (not a promise) is settled at once, without a microtask. */
+  #run(delivery: QueueDelivery): void {
+    let result: unknown;
+    try {
+      result = this.#handler(delivery);
+    } catch (error) {
+      this.#finish(delivery, error, true);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(
+        () => this.#finish(delivery, undefined, false),
+        (error: unknown) => this.#finish(delivery, error, true),
+      );
+    } else {
+      this.#finish(delivery, undefined, false);
     }
   }
 
-  async #run(delivery: QueueDelivery): Promise<void> {
-    try {
-      await this.#handler(delivery);
-      if (this.ack === 'auto' && !delivery.settled) delivery.ack();
-    } catch (error) {
+  #finish(delivery: QueueDelivery, error: unknown, failed: boolean): void {
+    if (failed) {
       if (this.ack === 'auto' && !delivery.settled) delivery.nack({ requeue: true });
       this.#onError(error, delivery);
-    } finally {
-      this.#running--;
-      if (this.#running === 0 && this.#idle) this.#idle();
-      this.#pump();
+    } else if (this.ack === 'auto' && !delivery.settled) {
+      delivery.ack();
     }
+    this.#running--;
+    if (this.#running === 0 && this.#idle) this.#idle();
+    this.#pump();
   }
 
   #queueSettle(how: number, tag: number, delayMs: number): void {
-    const key = `${how}:${delayMs}`;
-    const tags = this.#pendingSettles.get(key);
-    if (tags) tags.push(tag);
-    else this.#pendingSettles.set(key, [tag]);
+    if (how === Settle.ACK) this.#pendingAcks.push(tag);
+    else {
+      const key = `${how}:${delayMs}`;
+      const tags = this.#pendingSettles.get(key);
+      if (tags) tags.push(tag);
+      else this.#pendingSettles.set(key, [tag]);
+    }
     if (!this.#flushScheduled) {
       // After this turn of the event loop, not this microtask: every handler that finishes in
       // the turn adds its ack to the same SETTLE record.
@@ -233,6 +304,10 @@ export class QueueConsumer {
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#pendingAcks.length > 0) {
+      this.#link.settle(this.id, Settle.ACK, this.#pendingAcks, 0);
+      this.#pendingAcks = [];
+    }
     for (const [key, tags] of this.#pendingSettles) {
       const [how, delayMs] = key.split(':').map(Number) as [number, number];
       this.#link.settle(this.id, how, tags, delayMs);

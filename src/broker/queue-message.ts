@@ -39,18 +39,45 @@ export interface QueueMessage {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Exact encoded size of `message`. */
 export function encodedQueueMessageBytes(message: QueueMessage): number {
-  let bytes = FIXED_BYTES + 2 + Buffer.byteLength(message.id);
-  if (message.correlationId !== undefined) bytes += 2 + Buffer.byteLength(message.correlationId);
-  if (message.replyTo !== undefined) bytes += 2 + Buffer.byteLength(message.replyTo);
+  let bytes = FIXED_BYTES + 2 + utf8Length(message.id);
+  if (message.correlationId !== undefined) bytes += 2 + utf8Length(message.correlationId);
+  if (message.replyTo !== undefined) bytes += 2 + utf8Length(message.replyTo);
   bytes += 2;
-  for (const [name, value] of Object.entries(message.headers)) bytes += 2 + Buffer.byteLength(name) + 4 + Buffer.byteLength(value);
+  const headers = message.headers;
+  for (const name in headers) bytes += 2 + utf8Length(name) + 4 + utf8Length(headers[name]!);
   return bytes + 4 + message.body.byteLength;
 }
 
-/** Encodes into `target` at `offset` (it must have room: `encodedQueueMessageBytes`); returns the end offset. */
-export function writeQueueMessage(message: QueueMessage, target: Uint8Array, offset: number): number {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+/** UTF-8 length of `text`: counted in JS for ASCII (ids, header names), Buffer.byteLength otherwise. */
+function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
+  return text.length;
+}
+
+/** Writes `text` as UTF-8 at `at` (room checked by the caller's size); returns the bytes written. */
+function writeUtf8(target: Uint8Array, at: number, text: string): number {
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return i + encoder.encodeInto(text.slice(i), target.subarray(at + i)).written;
+    target[at + i] = code;
+  }
+  return length;
+}
+
+function writeString16(target: Uint8Array, view: DataView, at: number, text: string): number {
+  const written = writeUtf8(target, at + 2, text);
+  view.setUint16(at, written, true);
+  return at + 2 + written;
+}
+
+/**
+ * Encodes into `target` at `offset` (it must have room: `encodedQueueMessageBytes`); returns the
+ * end offset. `view` is a DataView over the whole of `target` (made once per batch, not per message).
+ */
+export function writeQueueMessage(message: QueueMessage, target: Uint8Array, offset: number, view = new DataView(target.buffer, target.byteOffset, target.byteLength)): number {
   target[offset] = QUEUE_MESSAGE_VERSION;
   target[offset + 1] = (message.correlationId === undefined ? 0 : FLAG_CORRELATION) | (message.replyTo === undefined ? 0 : FLAG_REPLY_TO);
   target[offset + 2] = message.priority;
@@ -59,27 +86,80 @@ export function writeQueueMessage(message: QueueMessage, target: Uint8Array, off
   view.setFloat64(offset + 12, message.expiresAtMs, true);
   view.setFloat64(offset + 20, message.notBeforeMs, true);
   view.setUint32(offset + 28, message.deliveries, true);
-  let p = offset + FIXED_BYTES;
-  const string16 = (text: string) => {
-    const written = encoder.encodeInto(text, target.subarray(p + 2)).written;
-    view.setUint16(p, written, true);
-    p += 2 + written;
-  };
-  string16(message.id);
-  if (message.correlationId !== undefined) string16(message.correlationId);
-  if (message.replyTo !== undefined) string16(message.replyTo);
-  const headers = Object.entries(message.headers);
-  view.setUint16(p, headers.length, true);
+  let p = writeString16(target, view, offset + FIXED_BYTES, message.id);
+  if (message.correlationId !== undefined) p = writeString16(target, view, p, message.correlationId);
+  if (message.replyTo !== undefined) p = writeString16(target, view, p, message.replyTo);
+  const countAt = p;
+  let count = 0;
   p += 2;
-  for (const [name, value] of headers) {
-    string16(name);
-    const written = encoder.encodeInto(value, target.subarray(p + 4)).written;
+  const headers = message.headers;
+  for (const name in headers) {
+    p = writeString16(target, view, p, name);
+    const written = writeUtf8(target, p + 4, headers[name]!);
     view.setUint32(p, written, true);
     p += 4 + written;
+    count++;
   }
+  view.setUint16(countAt, count, true);
   view.setUint32(p, message.body.byteLength, true);
   target.set(message.body, p + 4);
   return p + 4 + message.body.byteLength;
+}
+
+/** What the queue needs of an encoded message without decoding its strings (`scanQueueMessage`). */
+export interface QueueMessageFields {
+  priority: number;
+  timestampMs: number;
+  expiresAtMs: number;
+  notBeforeMs: number;
+  deliveries: number;
+  bodyBytes: number;
+  /** Offset just past the message. */
+  end: number;
+}
+
+/**
+ * Reads the fixed fields of the message at `offset` and finds where it ends, skipping its
+ * strings by their lengths: the queue's hot path handles messages as opaque bytes and never
+ * decodes an id or a header. Fills and returns `into` (reused by the caller: no allocation).
+ */
+export function scanQueueMessage(bytes: Uint8Array, view: DataView, offset: number, into: QueueMessageFields): QueueMessageFields {
+  try {
+    return scan(bytes, view, offset, into);
+  } catch (error) {
+    throw error instanceof CodecError ? error : new CodecError(`a queue message could not be decoded: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function scan(bytes: Uint8Array, view: DataView, offset: number, into: QueueMessageFields): QueueMessageFields {
+  if (bytes[offset] !== QUEUE_MESSAGE_VERSION) throw new CodecError(`a queue message could not be decoded: unknown message version ${bytes[offset]}`);
+  const flags = bytes[offset + 1]!;
+  into.priority = bytes[offset + 2]!;
+  into.timestampMs = view.getFloat64(offset + 4, true);
+  into.expiresAtMs = view.getFloat64(offset + 12, true);
+  into.notBeforeMs = view.getFloat64(offset + 20, true);
+  into.deliveries = view.getUint32(offset + 28, true);
+  let p = offset + FIXED_BYTES;
+  p += 2 + view.getUint16(p, true);
+  if (flags & FLAG_CORRELATION) p += 2 + view.getUint16(p, true);
+  if (flags & FLAG_REPLY_TO) p += 2 + view.getUint16(p, true);
+  const headerCount = view.getUint16(p, true);
+  p += 2;
+  for (let i = 0; i < headerCount; i++) {
+    p += 2 + view.getUint16(p, true);
+    p += 4 + view.getUint32(p, true);
+  }
+  into.bodyBytes = view.getUint32(p, true);
+  into.end = p + 4 + into.bodyBytes;
+  if (into.end > bytes.byteLength) throw new CodecError('a queue message could not be decoded: body runs past the record');
+  return into;
+}
+
+/** Offset of the `deliveries` field within an encoded message (patched as a message goes out). */
+export const DELIVERIES_FIELD = 28;
+
+export function emptyQueueMessageFields(): QueueMessageFields {
+  return { priority: 0, timestampMs: 0, expiresAtMs: 0, notBeforeMs: 0, deliveries: 0, bodyBytes: 0, end: 0 };
 }
 
 /** Rewrites the `expiresAtMs` field of an encoded message in place. */

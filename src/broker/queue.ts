@@ -2,11 +2,11 @@
  * `Queue`: point-to-point with competing consumers, on the broker's thread. Each queue is an
  * actor (`queue:<name>`); this class turns API calls into records to it and back.
  */
-import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
 import type { ActorRuntime } from '../actor/actor-runtime.js';
 import { deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
 import type { Codec } from './codec.js';
+import { nextMessageId } from './message-ids.js';
 import { encodedQueueMessageBytes, type QueueMessage, writeQueueMessage } from './queue-message.js';
 import { type ConsumeOptions, type ConsumerLink, type MessageHandler, QueueConsumer, type QueueDelivery } from './queue-consumer.js';
 import { type QueueOptions, QueueRecord, type QueueStats } from './queue-protocol.js';
@@ -65,9 +65,11 @@ export class Queue {
    */
   async sendBatch(items: readonly unknown[]): Promise<{ ids: string[] }> {
     if (!Array.isArray(items)) throw new InvalidArgumentError('sendBatch takes an array of bodies or { body, ...options }');
-    const messages = this.#messages(items.map((item) => (isBatchItem(item) ? item : { body: item })));
+    const messages = this.#messages(items);
     if (messages.length > 0) await this.#publish(messages);
-    return { ids: messages.map((m) => m.id) };
+    const ids = new Array<string>(messages.length);
+    for (let i = 0; i < messages.length; i++) ids[i] = messages[i]!.id;
+    return { ids };
   }
 
   consume(handler: MessageHandler, options: ConsumeOptions = {}): QueueConsumer {
@@ -176,9 +178,10 @@ export class Queue {
     let bytes = 4;
     for (const message of messages) bytes += encodedQueueMessageBytes(message);
     const payload = new Uint8Array(bytes);
-    new DataView(payload.buffer).setUint32(0, messages.length, true);
+    const view = new DataView(payload.buffer);
+    view.setUint32(0, messages.length, true);
     let offset = 4;
-    for (const message of messages) offset = writeQueueMessage(message, payload, offset);
+    for (const message of messages) offset = writeQueueMessage(message, payload, offset, view);
     await this.#request(QueueRecord.PUBLISH, payload);
   }
 
@@ -190,48 +193,75 @@ export class Queue {
     return result.value;
   }
 
-  /** Validates and encodes: every bad field is a typed error before anything is sent. */
-  #messages(items: readonly BatchItem[]): QueueMessage[] {
+  /** Validates and encodes: every bad field is a typed error before anything is sent. Items are bodies or `{ body, ...options }`. */
+  #messages(items: readonly unknown[]): QueueMessage[] {
     this.#host.assertOpen();
     const nowMs = Date.now();
-    return items.map((item) => {
-      const priority = item.priority ?? 0;
-      if (!Number.isInteger(priority) || priority < 0 || priority > this.options.maxPriority) {
-        throw new InvalidArgumentError(
-          this.options.maxPriority === 0
-            ? `queue "${this.name}" has no priorities (maxPriority 0): send without priority, or declare it with maxPriority`
-            : `priority must be an integer 0 .. ${this.options.maxPriority} on queue "${this.name}", got ${priority}`,
-        );
-      }
-      const delayMs = item.delayMs ?? 0;
-      if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`delayMs must be a finite number >= 0, got ${delayMs}`);
-      const ttlMs = item.ttlMs;
-      if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) throw new InvalidArgumentError(`ttlMs must be a finite number > 0, got ${ttlMs}`);
-      const headers = item.headers ?? {};
-      for (const [name, value] of Object.entries(headers)) {
-        if (typeof value !== 'string') throw new InvalidArgumentError(`header ${JSON.stringify(name)} must be a string, got ${typeof value}`);
-      }
-      for (const key of ['id', 'correlationId', 'replyTo'] as const) {
-        const value = item[key];
-        if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 1024)) {
-          throw new InvalidArgumentError(`${key} must be a non-empty string of at most 1024 characters`);
-        }
-      }
-      const message: QueueMessage = {
-        id: item.id ?? randomUUID(),
-        body: this.codec.encode(item.body),
-        headers: { ...headers },
-        priority,
-        timestampMs: nowMs,
-        expiresAtMs: ttlMs === undefined ? 0 : nowMs + ttlMs,
-        notBeforeMs: delayMs > 0 ? nowMs + delayMs : 0,
-        deliveries: 0,
-      };
-      if (item.correlationId !== undefined) message.correlationId = item.correlationId;
-      if (item.replyTo !== undefined) message.replyTo = item.replyTo;
-      return message;
-    });
+    const messages = new Array<QueueMessage>(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      messages[i] = isBatchItem(item) ? this.#message(item, nowMs) : plainMessage(this.codec.encode(item), nowMs);
+    }
+    return messages;
   }
+
+  #message(item: BatchItem, nowMs: number): QueueMessage {
+    const priority = item.priority ?? 0;
+    if (!Number.isInteger(priority) || priority < 0 || priority > this.options.maxPriority) {
+      throw new InvalidArgumentError(
+        this.options.maxPriority === 0
+          ? `queue "${this.name}" has no priorities (maxPriority 0): send without priority, or declare it with maxPriority`
+          : `priority must be an integer 0 .. ${this.options.maxPriority} on queue "${this.name}", got ${priority}`,
+      );
+    }
+    const delayMs = item.delayMs ?? 0;
+    if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`delayMs must be a finite number >= 0, got ${delayMs}`);
+    const ttlMs = item.ttlMs;
+    if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) throw new InvalidArgumentError(`ttlMs must be a finite number > 0, got ${ttlMs}`);
+    const headers = item.headers === undefined ? NO_HEADERS : validHeaders(item.headers);
+    for (const key of ['id', 'correlationId', 'replyTo'] as const) {
+      const value = item[key];
+      if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 1024)) {
+        throw new InvalidArgumentError(`${key} must be a non-empty string of at most 1024 characters`);
+      }
+    }
+    const message: QueueMessage = {
+      id: item.id ?? nextMessageId(),
+      body: this.codec.encode(item.body),
+      headers,
+      priority,
+      timestampMs: nowMs,
+      expiresAtMs: ttlMs === undefined ? 0 : nowMs + ttlMs,
+      notBeforeMs: delayMs > 0 ? nowMs + delayMs : 0,
+      deliveries: 0,
+    };
+    if (item.correlationId !== undefined) message.correlationId = item.correlationId;
+    if (item.replyTo !== undefined) message.replyTo = item.replyTo;
+    return message;
+  }
+}
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** Header names are u16-length strings on the wire, and a message has at most 65,535 of them. */
+const HEADER_NAME_MAX = 1024;
+const HEADERS_MAX = 65_535;
+
+function plainMessage(body: Uint8Array, nowMs: number): QueueMessage {
+  return { id: nextMessageId(), body, headers: NO_HEADERS, priority: 0, timestampMs: nowMs, expiresAtMs: 0, notBeforeMs: 0, deliveries: 0 };
+}
+
+/** A copy of `headers` once each is checked: string names of at most 1024 characters, string values. */
+function validHeaders(headers: unknown): Record<string, string> {
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) throw new InvalidArgumentError('headers must be an object of string values');
+  const copy: Record<string, string> = {};
+  let count = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') throw new InvalidArgumentError(`header ${JSON.stringify(name)} must be a string, got ${typeof value}`);
+    if (name.length > HEADER_NAME_MAX) throw new InvalidArgumentError(`header names must be at most ${HEADER_NAME_MAX} characters, got ${name.length}`);
+    if (++count > HEADERS_MAX) throw new InvalidArgumentError(`a message has at most ${HEADERS_MAX} headers`);
+    copy[name] = value;
+  }
+  return copy;
 }
 
 function isBatchItem(item: unknown): item is BatchItem {

@@ -65,8 +65,8 @@ describe('cli - repl', () => {
     expect(stdout).toContain("name: 'orders'");
     expect(stdout).toMatch(/baton> 2\n/); // two ready before the tail
     expect(stdout).toMatch(/tailing orders, 2 messages/);
-    expect(stdout).toMatch(/[0-9a-f-]{36} \{ region: 'eu' \} \{ n: 1 \}/);
-    expect(stdout).toMatch(/[0-9a-f-]{36} 'second'/);
+    expect(stdout).toMatch(/[0-9a-f]{16}-[0-9a-z]+ \{ region: 'eu' \} \{ n: 1 \}/);
+    expect(stdout).toMatch(/[0-9a-f]{16}-[0-9a-z]+ 'second'/);
     expect(stdout).toContain('{ received: 2 }');
     expect(stdout).toMatch(/queue\s+ready\s+unacked\s+delayed\s+consumers\s+readyBytes\s+durable\s+codec/);
     expect(stdout).toMatch(/orders\s+0\s+0\s+0\s+0\s+0\s+no\s+json/);
