@@ -1,19 +1,17 @@
 /**
- * Records on their way from an actor host to the storage thread, through a ring. They travel in
- * the WAL's own batch encoding (src/wal/record-batch.ts), so there is one record codec in
- * Baton, not two; the offsets, LSN and CRC fields of the batch are unused on the wire.
+ * Records on their way from an actor host to the storage thread, through a ring. They travel as
+ * a WAL record batch (src/wal/record-batch.ts) named for their log, without its CRC, LSN and log
+ * offset: the storage thread's writer stamps those and writes the batch as it came
+ * (`WalLog.appendEncoded`), so a record is encoded once, on the actor's thread.
  */
 import { planBatch, encodeBatch, readBatchHeader, decodeRecords } from '../wal/record-batch.js';
 import type { RecordInput } from './actor-storage.js';
 
-const WIRE_LOG_NAME = new TextEncoder().encode('~');
-const WIRE_FIELDS = { attributes: 0, baseLsn: 0, logBaseOffset: 0, writerEpoch: 0, logName: WIRE_LOG_NAME };
-
 /** Encodes records for the storage thread; records without a timestamp get `nowMs`. Allocates the result. */
-export function encodeRecordInputs(records: readonly RecordInput[], nowMs: number): Uint8Array {
-  const plan = planBatch(WIRE_LOG_NAME, records, nowMs);
+export function encodeRecordInputs(records: readonly RecordInput[], nowMs: number, logName: Uint8Array): Uint8Array {
+  const plan = planBatch(logName, records, nowMs);
   const bytes = Buffer.allocUnsafe(plan.batchLength);
-  encodeBatch(bytes, 0, WIRE_FIELDS, plan, records, nowMs);
+  encodeBatch(bytes, 0, { attributes: 0, baseLsn: 0, logBaseOffset: 0, writerEpoch: 0, logName, checksum: false }, plan, records, nowMs);
   return bytes;
 }
 

@@ -6,7 +6,8 @@
  * (under `fsync: 'always'`, after the covering fsync).
  */
 import { type Remote, wrap } from 'comlink';
-import { ClosedError, deserializeError, type SerializedError } from '../errors.js';
+import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
+import { BATCH_RECORDS_MAX, validateRecord } from '../wal/record-batch.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
@@ -114,6 +115,7 @@ class RemoteActorLog implements ActorLog {
   #startOffset: number;
   #nextOffset: number;
   readonly #handle: number;
+  readonly #nameBytes: Uint8Array;
   readonly #storage: RemoteActorStorage;
   readonly #api: Remote<StorageHostApi>;
   /** The storage thread's view of this log's trims (start offset, removals), shared memory. */
@@ -123,6 +125,7 @@ class RemoteActorLog implements ActorLog {
     this.name = name;
     this.kind = info.kind;
     this.#handle = info.handle;
+    this.#nameBytes = Buffer.from(name, 'utf8');
     this.#trim = new BigInt64Array(info.trim);
     this.#startOffset = info.startOffset;
     this.#nextOffset = info.nextOffset;
@@ -145,7 +148,10 @@ class RemoteActorLog implements ActorLog {
   }
 
   async append(records: readonly RecordInput[]): Promise<AppendResult> {
-    const result = await this.#storage.request(STORAGE_APPEND, this.#handle, encodeRecordInputs(records, Date.now()));
+    if (!Array.isArray(records) || records.length === 0) throw new InvalidArgumentError(`append to "${this.name}" needs a non-empty array of records`);
+    if (records.length > BATCH_RECORDS_MAX) throw new InvalidArgumentError(`append to "${this.name}": ${records.length} records, more than ${BATCH_RECORDS_MAX} in one batch`);
+    for (let i = 0; i < records.length; i++) validateRecord(records[i]!, i, false);
+    const result = await this.#storage.request(STORAGE_APPEND, this.#handle, encodeRecordInputs(records, Date.now(), this.#nameBytes));
     this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
     return result;
   }

@@ -223,7 +223,7 @@ export class StorageService implements StorageServiceApi {
     try {
       const log = this.#log(record.destination);
       if (record.type === STORAGE_APPEND) {
-        done = log.append(decodeRecordInputs(body));
+        done = log.appendEncoded !== undefined ? log.appendEncoded(body) : log.append(decodeRecordInputs(body));
       } else if (record.type === STORAGE_ACKNOWLEDGE) {
         const offsets = Array.from(new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)));
         done = log.acknowledge(offsets).then(() => ({ baseOffset: -1, lastOffset: -1 }));

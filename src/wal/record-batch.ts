@@ -50,6 +50,7 @@
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import type { LogRecord, RecordInput } from '../actor/actor-storage.js';
+import { InvalidArgumentError } from '../errors.js';
 import {
   ByteReader,
   MalformedError,
@@ -116,6 +117,8 @@ export interface BatchFields {
   writerEpoch: number;
   /** utf8 of the log name (cached by the caller: one encode per log, not per batch). */
   logName: Uint8Array;
+  /** false: leave the CRC field 0 (a batch on its way to the writer, which stamps and checksums it: `restampBatch`). */
+  checksum?: boolean;
 }
 
 function recordBodyBytes(record: RecordInput, offsetDelta: number, timestampDelta: number): number {
@@ -259,9 +262,49 @@ export function encodeBatch(
   }
   // The encoder and the planner must agree to the byte, or the next batch would start inside this one.
   assert.equal(p - pos, plan.batchLength, 'encoded batch length differs from its plan');
+  if (fields.checksum === false) {
+    writeU32(target, pos + BATCH_CRC_OFFSET, 0);
+    return 0;
+  }
   const crc = crc32(target.subarray(pos + BATCH_CRC_START, pos + plan.batchLength));
   writeU32(target, pos + BATCH_CRC_OFFSET, crc);
   return crc;
+}
+
+/**
+ * Writes an already encoded batch (one that came from an actor host in this very format) at
+ * `target[pos]` with the fields only the writer knows — its LSN, its log offset, the writer's
+ * epoch — and its CRC. The records are copied as they are, never decoded and encoded again.
+ */
+export function restampBatch(target: Buffer, pos: number, batch: Uint8Array, baseLsn: number, logBaseOffset: number, writerEpoch: number): void {
+  target.set(batch, pos);
+  writeU64(target, pos + BATCH_BASE_LSN_OFFSET, baseLsn);
+  writeU64(target, pos + BATCH_LOG_BASE_OFFSET_OFFSET, logBaseOffset);
+  writeU32(target, pos + BATCH_WRITER_EPOCH_OFFSET, writerEpoch);
+  writeU32(target, pos + BATCH_CRC_OFFSET, crc32(target.subarray(pos + BATCH_CRC_START, pos + batch.byteLength)));
+}
+
+/** Checks one record of an append: every bad field is an InvalidArgumentError naming the record. */
+export function validateRecord(record: RecordInput, index: number, compact: boolean): void {
+  const where = `record ${index}`;
+  if (record === null || typeof record !== 'object') throw new InvalidArgumentError(`${where} must be an object { value, key?, headers?, timestampMs?, attributes? }`);
+  if (record.value !== null && !(record.value instanceof Uint8Array)) throw new InvalidArgumentError(`${where}: value must be a Uint8Array or null`);
+  if (record.key != null && !(record.key instanceof Uint8Array)) throw new InvalidArgumentError(`${where}: key must be a Uint8Array, null or absent`);
+  if (compact && record.key == null) throw new InvalidArgumentError(`${where}: a compacted log needs a key on every record`);
+  if (record.attributes !== undefined && !(Number.isInteger(record.attributes) && record.attributes >= 0 && record.attributes <= 255)) {
+    throw new InvalidArgumentError(`${where}: attributes must be an integer 0..255, got ${String(record.attributes)}`);
+  }
+  if (record.timestampMs !== undefined && !(Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0)) {
+    throw new InvalidArgumentError(`${where}: timestampMs must be a non-negative integer, got ${String(record.timestampMs)}`);
+  }
+  if (record.headers !== undefined) {
+    if (!Array.isArray(record.headers)) throw new InvalidArgumentError(`${where}: headers must be an array of [name, bytes] pairs`);
+    for (const header of record.headers) {
+      if (!Array.isArray(header) || typeof header[0] !== 'string' || !(header[1] instanceof Uint8Array)) {
+        throw new InvalidArgumentError(`${where}: each header must be a [string, Uint8Array] pair`);
+      }
+    }
+  }
 }
 
 /** Why a batch at a position is not a valid batch; null when it is. */

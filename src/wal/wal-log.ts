@@ -13,7 +13,7 @@ import { encodeAckValue } from './ack-ranges.js';
 import { MalformedError } from './byte-codec.js';
 import type { FileLayer } from './file-layer.js';
 import { BATCH_FLAG_CONTROL, type LogKind, type LogState } from './log-state.js';
-import { BATCH_ATTR_CONTROL, BATCH_RECORDS_MAX, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader } from './record-batch.js';
+import { BATCH_ATTR_CONTROL, BATCH_RECORDS_MAX, type BatchHeader, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader, restampBatch, validateRecord } from './record-batch.js';
 import type { Segment } from './segment.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import type { WalWriter } from './wal-writer.js';
@@ -62,28 +62,6 @@ export async function readSegmentRange(files: FileLayer, segment: Segment, posit
   }
   const next: ReadWindow = { segment, generation: segment.generation, start: position, end: position + got, buf };
   return { buf, at: 0, window: next };
-}
-
-function validateRecord(record: RecordInput, index: number, compact: boolean): void {
-  const where = `record ${index}`;
-  if (record === null || typeof record !== 'object') throw new InvalidArgumentError(`${where} must be an object { value, key?, headers?, timestampMs?, attributes? }`);
-  if (record.value !== null && !(record.value instanceof Uint8Array)) throw new InvalidArgumentError(`${where}: value must be a Uint8Array or null`);
-  if (record.key != null && !(record.key instanceof Uint8Array)) throw new InvalidArgumentError(`${where}: key must be a Uint8Array, null or absent`);
-  if (compact && record.key == null) throw new InvalidArgumentError(`${where}: a compacted log needs a key on every record`);
-  if (record.attributes !== undefined && !(Number.isInteger(record.attributes) && record.attributes >= 0 && record.attributes <= 255)) {
-    throw new InvalidArgumentError(`${where}: attributes must be an integer 0..255, got ${String(record.attributes)}`);
-  }
-  if (record.timestampMs !== undefined && !(Number.isSafeInteger(record.timestampMs) && record.timestampMs >= 0)) {
-    throw new InvalidArgumentError(`${where}: timestampMs must be a non-negative integer, got ${String(record.timestampMs)}`);
-  }
-  if (record.headers !== undefined) {
-    if (!Array.isArray(record.headers)) throw new InvalidArgumentError(`${where}: headers must be an array of [name, bytes] pairs`);
-    for (const header of record.headers) {
-      if (!Array.isArray(header) || typeof header[0] !== 'string' || !(header[1] instanceof Uint8Array)) {
-        throw new InvalidArgumentError(`${where}: each header must be a [string, Uint8Array] pair`);
-      }
-    }
-  }
 }
 
 export class WalLog implements ActorLog {
@@ -137,6 +115,38 @@ export class WalLog implements ActorLog {
       encode: (buf, pos, lsn, logBaseOffset) => {
         encodeBatch(buf, pos, { attributes: 0, baseLsn: lsn, logBaseOffset, writerEpoch: epoch, logName: nameBytes }, plan, records, nowMs);
       },
+    });
+    return { baseOffset: placed.logBaseOffset, lastOffset: placed.logBaseOffset + placed.span - 1 };
+  }
+
+  /**
+   * Appends a batch an actor host already encoded (`encodeRecordInputs`: this log's name, no
+   * CRC): the writer stamps its LSN, offset and CRC and copies the records as they are. A
+   * compacted log decodes it and appends the records, so that each is checked for its key.
+   */
+  async appendEncoded(batch: Uint8Array): Promise<AppendResult> {
+    this.#core.assertOpen();
+    let header: BatchHeader;
+    try {
+      header = readBatchHeader(batch, 0);
+    } catch (error) {
+      throw new InvalidArgumentError(`append to "${this.name}": malformed batch (${(error as Error).message})`);
+    }
+    if (header.logName !== this.name || header.batchLength !== batch.byteLength || header.attributes !== 0 || header.recordCount > BATCH_RECORDS_MAX) {
+      throw new InvalidArgumentError(`append to "${this.name}": the batch is for "${header.logName}", ${header.batchLength} bytes of ${batch.byteLength}, attributes ${header.attributes}`);
+    }
+    if (this.#state.policy?.compact ?? false) return this.append(decodeRecords(batch, 0, header));
+    if (header.batchLength > this.#core.batchBytesMax) {
+      throw new MessageTooLargeError(`append to "${this.name}" encodes to ${header.batchLength} bytes, more than batchBytesMax ${this.#core.batchBytesMax}: split it`);
+    }
+    const epoch = this.#core.writerEpoch;
+    const placed = await this.#core.writer().submit({
+      log: this.#state,
+      length: header.batchLength,
+      span: header.lastOffsetDelta + 1,
+      maxTimestampMs: header.maxTimestampMs,
+      ackRanges: null,
+      encode: (buf, pos, lsn, logBaseOffset) => restampBatch(buf, pos, batch, lsn, logBaseOffset, epoch),
     });
     return { baseOffset: placed.logBaseOffset, lastOffset: placed.logBaseOffset + placed.span - 1 };
   }
