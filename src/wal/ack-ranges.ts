@@ -90,21 +90,38 @@ export class AckRanges {
   }
 }
 
+/** Offsets as sorted, merged, half-open ranges (one pass when they come in order, as they mostly do). */
+export function toAckRanges(offsets: readonly number[]): Array<[number, number]> {
+  let sorted = offsets;
+  for (let i = 1; i < offsets.length; i++) {
+    if (offsets[i]! < offsets[i - 1]!) {
+      sorted = [...offsets].sort((a, b) => a - b);
+      break;
+    }
+  }
+  const ranges: Array<[number, number]> = [];
+  let last: [number, number] | undefined;
+  for (const offset of sorted) {
+    if (last !== undefined && offset <= last[1]) {
+      if (offset === last[1]) last[1] = offset + 1;
+    } else {
+      last = [offset, offset + 1];
+      ranges.push(last);
+    }
+  }
+  return ranges;
+}
+
 /**
  * The value of an ack control record: `varint count`, then per range `varint start, varint
  * length`. Offsets a single `acknowledge` call lists are sorted and merged into ranges first.
  */
 export function encodeAckValue(offsets: readonly number[]): Uint8Array {
-  const sorted = [...offsets].sort((a, b) => a - b);
-  const ranges: Array<[number, number]> = [];
-  for (const offset of sorted) {
-    const last = ranges[ranges.length - 1];
-    if (last !== undefined && offset <= last[1]) {
-      if (offset === last[1]) last[1] = offset + 1;
-    } else {
-      ranges.push([offset, offset + 1]);
-    }
-  }
+  return encodeAckRanges(toAckRanges(offsets));
+}
+
+/** `encodeAckValue` of ranges that are already sorted and merged (`toAckRanges`). */
+export function encodeAckRanges(ranges: ReadonlyArray<readonly [number, number]>): Uint8Array {
   let bytes = varintBytes(ranges.length);
   for (const [start, end] of ranges) bytes += varintBytes(start) + varintBytes(end - start);
   const out = Buffer.allocUnsafe(bytes);

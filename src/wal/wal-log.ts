@@ -9,7 +9,7 @@
  */
 import type { ActorLog, ActorSnapshot, AppendResult, LogRecord, RecordInput } from '../actor/actor-storage.js';
 import { CorruptLogError, InvalidArgumentError, MessageTooLargeError } from '../errors.js';
-import { encodeAckValue } from './ack-ranges.js';
+import { encodeAckRanges, toAckRanges } from './ack-ranges.js';
 import { MalformedError } from './byte-codec.js';
 import type { FileLayer } from './file-layer.js';
 import { BATCH_FLAG_CONTROL, type LogKind, type LogState } from './log-state.js';
@@ -160,14 +160,13 @@ export class WalLog implements ActorLog {
         throw new InvalidArgumentError(`cannot acknowledge offset ${String(offset)} of "${this.name}": its offsets are 0..${this.#state.nextOffset - 1}`);
       }
     }
-    const value = encodeAckValue(offsets);
+    const ranges = toAckRanges(offsets);
+    const value = encodeAckRanges(ranges);
     const records: RecordInput[] = [{ value }];
     const nowMs = Date.now();
     const plan = planBatch(this.#state.nameBytes, records, nowMs);
     const nameBytes = this.#state.nameBytes;
     const epoch = this.#core.writerEpoch;
-    const sorted = [...offsets].sort((a, b) => a - b);
-    const ranges: Array<[number, number]> = sorted.map((o) => [o, o + 1]);
     await this.#core.writer().submit({
       log: this.#state,
       length: plan.batchLength,
