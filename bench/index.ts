@@ -25,6 +25,11 @@ export const suites: Record<string, { load: () => Promise<Suite>; needsServer: b
     needsServer: false,
     about: 'queues end to end (sendBatch -> queue actor -> consumers), 64/256 B, in memory and durable, 1 and 4 consumers',
   },
+  topic: {
+    load: async () => (await import('./topic.js')).topicSuite,
+    needsServer: false,
+    about: 'topics end to end (sendBatch -> 4 partitions -> a consumer group of 1 or 2), 64/256 B, in memory and durable, beside postMessage batches',
+  },
   peers: {
     load: async () => (await import('./peers.js')).peersSuite,
     needsServer: true,

@@ -69,7 +69,7 @@ export class GroupCoordinator {
   #loaded: Promise<void> | null = null;
   #chain: Promise<void> = Promise.resolve();
   #commitInFlight: Promise<void> | null = null;
-  #flushScheduled = false;
+  #flushing = false;
   readonly #onError: (error: unknown) => void;
 
   constructor(topic: Topic, group: string, runtime: ActorRuntime, onError: (error: unknown) => void) {
@@ -115,13 +115,23 @@ export class GroupCoordinator {
   position(partition: number, nextOffset: number): void {
     this.#committed.set(partition, nextOffset);
     this.#dirty.set(partition, nextOffset);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        this.flush().catch((error: unknown) => this.#onError(error));
-      });
+    // One background flush loop at a time: it keeps committing, one GROUP_COMMIT in flight,
+    // while positions keep coming. (A flush per position, each waiting on the commit in flight,
+    // made a waiter per record: most of the broker thread went to garbage collection.)
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flushInBackground());
     }
+  }
+
+  #flushInBackground(): void {
+    this.flush()
+      .catch((error: unknown) => this.#onError(error))
+      .finally(() => {
+        // A position that came after the loop's last look is not left behind.
+        if (this.#dirty.size > 0) this.#flushInBackground();
+        else this.#flushing = false;
+      });
   }
 
   /** Resolves once every position reported so far is in the group actor's log (durable). */
