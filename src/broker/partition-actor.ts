@@ -19,8 +19,13 @@ import { serializeError } from '../errors.js';
 import { type PartitionActorOptions, type PartitionOffsets, TopicRecord } from './topic-protocol.js';
 import { decodeTopicRecords, encodedTopicRecordBytes, fromLogRecord, type TopicRecordData, toRecordInput, writeTopicRecord } from './topic-record.js';
 
-/** Records kept in the tail cache; the oldest are dropped past it (they stay in the log). */
-const TAIL_CACHE_RECORDS_MAX = 8192;
+/**
+ * Bounds of the tail cache, in records and in payload bytes: past either, the oldest are dropped
+ * (they stay in the log). Sized for a subscriber a few hundred milliseconds behind a fast
+ * producer; one further behind reads from the log, a storage round trip per chunk.
+ */
+const TAIL_CACHE_RECORDS_MAX = 32_768;
+const TAIL_CACHE_BYTES_MAX = 4 * 1024 * 1024;
 
 interface ParkedFetch {
   meta: number;
@@ -42,6 +47,8 @@ class PartitionActor implements ActorBehavior {
   /** The tail cache: consecutive offsets from `#cacheStart`, oldest first. */
   #cache: TopicRecordData[] = [];
   #cacheStart = 0;
+  /** Payload bytes (bodies and keys) in the tail cache. */
+  #cacheBytes = 0;
   /** The log's `removals` when the cache was last checked against it. */
   #removals = 0;
   #parked: ParkedFetch[] = [];
@@ -83,17 +90,14 @@ class PartitionActor implements ActorBehavior {
       const { baseOffset, lastOffset } = await context.log.append(records.map(toRecordInput));
       this.#reply(meta, { ok: true, value: { baseOffset, lastOffset } });
       // Offsets of one append are consecutive; a gap (never expected) restarts the cache there.
-      if (baseOffset !== this.#cacheStart + this.#cache.length) {
-        this.#cache = [];
-        this.#cacheStart = baseOffset;
+      if (baseOffset !== this.#cacheStart + this.#cache.length) this.#clearCache(baseOffset);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i]!;
+        r.offset = baseOffset + i;
+        this.#cache.push(r);
+        this.#cacheBytes += recordBytes(r);
       }
-      records.forEach((r, i) => (r.offset = baseOffset + i));
-      this.#cache.push(...records);
-      if (this.#cache.length > 2 * TAIL_CACHE_RECORDS_MAX) {
-        const drop = this.#cache.length - TAIL_CACHE_RECORDS_MAX;
-        this.#cache = this.#cache.slice(drop);
-        this.#cacheStart += drop;
-      }
+      if (this.#cache.length > TAIL_CACHE_RECORDS_MAX || this.#cacheBytes > TAIL_CACHE_BYTES_MAX) this.#trimCache();
       await this.#wakeParked(context);
     } catch (error) {
       this.#reply(meta, { ok: false, error: serializeError(error) });
@@ -132,8 +136,7 @@ class PartitionActor implements ActorBehavior {
     if (removals !== this.#removals) {
       // Retention or compaction removed records the cache may hold: start it afresh at the tail.
       this.#removals = removals;
-      this.#cache = [];
-      this.#cacheStart = context.log.nextOffset;
+      this.#clearCache(context.log.nextOffset);
     }
     const records: TopicRecordData[] = [];
     let bytes = 0;
@@ -154,6 +157,25 @@ class PartitionActor implements ActorBehavior {
       if (!fits(fromLogRecord(logRecord))) break;
     }
     return records;
+  }
+
+  #clearCache(start: number): void {
+    this.#cache = [];
+    this.#cacheStart = start;
+    this.#cacheBytes = 0;
+  }
+
+  /** Drops the oldest records down to three quarters of both bounds (one slice, not one per produce). */
+  #trimCache(): void {
+    let drop = 0;
+    let bytes = this.#cacheBytes;
+    while (drop < this.#cache.length && (this.#cache.length - drop > (TAIL_CACHE_RECORDS_MAX * 3) / 4 || bytes > (TAIL_CACHE_BYTES_MAX * 3) / 4)) {
+      bytes -= recordBytes(this.#cache[drop]!);
+      drop++;
+    }
+    this.#cache = this.#cache.slice(drop);
+    this.#cacheStart += drop;
+    this.#cacheBytes = bytes;
   }
 
   async #offsets(meta: number, request: { timestampMs?: number }, context: ActorContext): Promise<void> {
@@ -184,4 +206,8 @@ class PartitionActor implements ActorBehavior {
   #reply(meta: number, result: unknown): void {
     if (meta !== 0) this.#context!.reply(TopicRecord.RESULT, encoder.encode(JSON.stringify(result)), meta);
   }
+}
+
+function recordBytes(record: TopicRecordData): number {
+  return record.body.byteLength + (record.key?.byteLength ?? 0);
 }
