@@ -11,6 +11,7 @@ export { QueueConsumer, QueueDelivery, type ConsumeOptions, type MessageHandler 
 export type { QueueStats } from './broker/queue-protocol.js';
 export { Topic, type TopicBatchItem, type TopicSendOptions, type TopicSendResult } from './broker/topic.js';
 export { TopicMessage, TopicSubscription, type SubscribeOptions, type TopicMessageHandler } from './broker/topic-subscription.js';
+export { TopicProcess, type TopicProcessOptions } from './broker/topic-process.js';
 export type { TopicDeclareOptions } from './broker/topic-registry.js';
 export type { FromSpec, TopicAckMode } from './broker/topic-protocol.js';
 export type { CodecName } from './broker/codec.js';

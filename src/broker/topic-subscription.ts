@@ -37,6 +37,12 @@ export interface SubscribeOptions {
 
 export type TopicMessageHandler = (message: TopicMessage) => unknown;
 
+/**
+ * Thrown by a handler whose thread died with the record in hand (topic-process.ts): the reader
+ * stops there without moving past the record, so the partition's next owner handles it again.
+ */
+export class HandlerThreadLostError extends Error {}
+
 const decoder = new TextDecoder();
 /** Pause before fetching again after a failed fetch (the partition actor restarting, most often). */
 const FETCH_RETRY_MS = 20;
@@ -272,6 +278,11 @@ class PartitionReader {
       try {
         await this.#callbacks.handle(message);
       } catch (error) {
+        if (error instanceof HandlerThreadLostError) {
+          // Not handled: the position stays at this record, and this reader reads no further.
+          this.#stopping = true;
+          return true;
+        }
         this.#callbacks.error(error, { partition: this.partition, offset: record.offset });
       }
       this.#advance(record.offset + 1);

@@ -16,6 +16,7 @@ import { FETCH_BYTES_MAX, FETCH_RECORDS_MAX, FETCH_WAIT_MS, type PartitionOffset
 import { decodeTopicRecords, encodeTopicRecords, KEY_PRESENT, KEY_STRING, TOMBSTONE, type TopicRecordData } from './topic-record.js';
 import type { GroupCoordinator } from './group-coordinator.js';
 import { type SubscribeOptions, TopicSubscription, type TopicMessageHandler } from './topic-subscription.js';
+import { TopicProcess, type TopicProcessOptions } from './topic-process.js';
 
 export interface TopicSendOptions {
   key?: string | Uint8Array;
@@ -111,6 +112,19 @@ export class Topic {
     const [options, handler] = typeof optionsOrHandler === 'function' ? [{}, optionsOrHandler] : [optionsOrHandler ?? {}, maybeHandler];
     const subscription = new TopicSubscription(this, options, handler as TopicMessageHandler, this.#host);
     return subscription;
+  }
+
+  /**
+   * A consumer group whose members each run `handler` (a module URL or path; its default export
+   * gets `{ partition, offset, key, timestamp, body, headers }`) on a thread of their own. A
+   * member whose thread dies leaves the group, its partitions move to the others (the records it
+   * had in hand are handled again there), and a replacement thread joins. See topic-process.ts.
+   */
+  process(handler: URL | string, options: TopicProcessOptions): TopicProcess {
+    this.#host.assertOpen();
+    return new TopicProcess(handler, options, (subscribeOptions, memberHandler) => this.subscribe(subscribeOptions, memberHandler), (error) =>
+      this.#host.consumerError(this, error, { group: options.group }),
+    );
   }
 
   /** Start and next offset of a partition, and the first offset at or after `timestampMs`. */
