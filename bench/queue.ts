@@ -3,12 +3,15 @@
  * queue actor -> consumers (ack 'auto') — at 64 and 256 B, in memory and durable (a data
  * directory with fsync 'always': a batch is confirmed after the fdatasync that covers it), with
  * 1 and 4 consumers. Each row: messages/s from the first send to the last message consumed.
+ * Peer in the same run: a queue written by hand over postMessage (postmessage-queue.ts), each
+ * Baton row carrying its ratio to it (`xPostMessage`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Broker } from '../src/broker/broker.js';
+import { measurePostMessageQueue } from './postmessage-queue.js';
 import { type BenchResult, median, type Suite } from './report.js';
 
 const BATCH = 1_000;
@@ -51,8 +54,17 @@ async function measure(size: number, durable: boolean, consumers: number, messag
 
 export const queueSuite: Suite = async (options) => {
   const runs = options.quick ? 1 : 3;
-  const messages = options.quick ? 10_000 : 200_000;
+  const messages = options.quick ? 20_000 : 200_000;
   const results: BenchResult[] = [];
+  const peerRates = new Map<number, number>();
+  for (const size of [64, 256]) {
+    const rates: number[] = [];
+    for (let run = 0; run < runs; run++) rates.push(await measurePostMessageQueue(size, messages, BATCH));
+    const rate = median(rates);
+    peerRates.set(size, rate);
+    options.log(`  postMessage queue ${size} B: ${(rate / 1e3).toFixed(1)} k msgs/s`);
+    results.push({ name: `postMessage queue (peer) ${size} B, batches of ${BATCH}`, messages, msgsPerSec: rate, mbPerSec: (rate * size) / 1e6, p50Us: null, p99Us: null });
+  }
   for (const durable of [false, true]) {
     for (const size of [64, 256]) {
       for (const consumers of [1, 4]) {
@@ -69,7 +81,7 @@ export const queueSuite: Suite = async (options) => {
           mbPerSec: (rate * size) / 1e6,
           p50Us: null,
           p99Us: null,
-          extra: { min: Math.min(...rates), max: Math.max(...rates) },
+          extra: { min: Math.min(...rates), max: Math.max(...rates), xPostMessage: rate / peerRates.get(size)! },
         });
       }
     }

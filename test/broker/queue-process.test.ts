@@ -1,6 +1,7 @@
 // Proves queue.process(): deliveries run in a piscina pool on other threads, each message is
 // acked when its task resolves (the queue ends empty), and a task that throws is nacked and
-// redelivered until the delivery limit sends it to the dead-letter queue.
+// redelivered until the delivery limit sends it to the dead-letter queue; a pool thread that dies
+// with a delivery in hand has that delivery redelivered and handled on another thread.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,5 +41,20 @@ describe('queue process', () => {
     const dlq = await broker.queue('cpu-dlq');
     expect((await dlq.stats()).ready).toBe(1);
     expect(() => q.process(handler, { threads: 0 })).toThrow(expect.objectContaining({ code: 'BATON_INVALID_ARGUMENT' }));
+  });
+
+  it('process - a pool thread that dies with a delivery in hand: the delivery is redelivered and handled on another thread', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
+    const log = path.join(dir, 'done.log');
+    const marker = path.join(dir, 'exited');
+    broker = await Broker.start({ workers: 1 });
+    const q = await broker.queue('cpu-exit');
+    await q.send({ n: 1, exit: marker }, { headers: { log }, id: 'exits-once' });
+    const consumer = q.process(handler, { threads: 2 });
+    await until(async () => (await readFile(log, 'utf8').catch(() => '')).includes('exits-once') && (await q.stats()).unacked === 0, 'the delivery handled after the thread died');
+    await consumer.close();
+    const [, thread] = (await readFile(log, 'utf8')).trim().split(' ');
+    expect(Number(thread)).not.toBe(Number(await readFile(marker, 'utf8')));
+    expect((await q.stats()).ready).toBe(0);
   });
 });
