@@ -84,6 +84,8 @@ export interface ActorLog {
   readonly nextOffset: number;
   /** Appends records as one batch; resolves with their offsets once confirmed. */
   append(records: readonly RecordInput[]): Promise<AppendResult>;
+  /** `append` of values only (no key, headers, timestamp or attributes): no record object per value. */
+  appendValues(values: readonly Uint8Array[]): Promise<AppendResult>;
   /** Appends a batch already encoded for this log by `encodeRecordInputs` (logs of the WAL; others take `append`). */
   appendEncoded?(batch: Uint8Array): Promise<AppendResult>;
   /** Queue logs: records that these offsets are done with. Resolves once that is durable. */

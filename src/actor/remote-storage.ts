@@ -7,7 +7,7 @@
  */
 import { type Remote, wrap } from 'comlink';
 import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
-import { BATCH_RECORDS_MAX, validateRecord } from '../wal/record-batch.js';
+import { BATCH_RECORDS_MAX, encodeValueBatch, validateRecord } from '../wal/record-batch.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
@@ -152,6 +152,15 @@ class RemoteActorLog implements ActorLog {
     if (records.length > BATCH_RECORDS_MAX) throw new InvalidArgumentError(`append to "${this.name}": ${records.length} records, more than ${BATCH_RECORDS_MAX} in one batch`);
     for (let i = 0; i < records.length; i++) validateRecord(records[i]!, i, false);
     const result = await this.#storage.request(STORAGE_APPEND, this.#handle, encodeRecordInputs(records, Date.now(), this.#nameBytes));
+    this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
+    return result;
+  }
+
+  async appendValues(values: readonly Uint8Array[]): Promise<AppendResult> {
+    if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError(`append to "${this.name}" needs a non-empty array of values`);
+    if (values.length > BATCH_RECORDS_MAX) throw new InvalidArgumentError(`append to "${this.name}": ${values.length} records, more than ${BATCH_RECORDS_MAX} in one batch`);
+    for (let i = 0; i < values.length; i++) if (!(values[i] instanceof Uint8Array)) throw new InvalidArgumentError(`record ${i}: value must be a Uint8Array`);
+    const result = await this.#storage.request(STORAGE_APPEND, this.#handle, encodeValueBatch(this.#nameBytes, values, Date.now()));
     this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
     return result;
   }

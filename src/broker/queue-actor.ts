@@ -205,7 +205,7 @@ class QueueActor implements ActorBehavior {
     // The PUBLISH record stays in the ring until it is confirmed: if the host dies meanwhile,
     // it is delivered again and the publisher gets its answer from the next incarnation.
     const release = context.hold();
-    const stored = this.#options.useLog ? context.log.append(entries.map((entry) => ({ value: entry.encoded! }))) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
+    const stored = this.#options.useLog ? context.log.appendValues(entries.map((entry) => entry.encoded!)) : Promise.resolve({ baseOffset: -1, lastOffset: -1 });
     stored.then(
       ({ baseOffset }) => {
         this.#inFlightPublishes -= entries.length;

@@ -272,6 +272,53 @@ export function encodeBatch(
 }
 
 /**
+ * `encodeBatch` for the commonest append, values only (no key, no headers, attributes 0, every
+ * record stamped `timestampMs`), without a plan or a record object per value: the same bytes,
+ * the CRC left 0 (`checksum: false`), the LSN, log offset and epoch 0 — a batch on its way to the
+ * writer, which stamps them (`restampBatch`). Allocates the result.
+ */
+export function encodeValueBatch(logName: Uint8Array, values: readonly Uint8Array[], timestampMs: number): Buffer {
+  assert.ok(values.length > 0 && values.length <= BATCH_RECORDS_MAX, 'a batch holds 1..BATCH_RECORDS_MAX records');
+  let bytes = BATCH_HEADER_BYTES + logName.byteLength;
+  for (let i = 0; i < values.length; i++) {
+    const length = values[i]!.byteLength;
+    // attributes, offset delta, timestamp delta (0), null key, no headers, value length + 1, value
+    const body = 1 + varintBytes(i) + 1 + 1 + 1 + varintBytes(length + 1) + length;
+    bytes += varintBytes(body) + body;
+  }
+  const target = Buffer.allocUnsafe(bytes);
+  writeU32(target, BATCH_LENGTH_OFFSET, bytes);
+  writeU32(target, BATCH_CRC_OFFSET, 0);
+  target[BATCH_VERSION_OFFSET] = BATCH_VERSION;
+  target[BATCH_ATTRIBUTES_OFFSET] = 0;
+  writeU16(target, BATCH_LOG_NAME_BYTES_OFFSET, logName.byteLength);
+  writeU32(target, BATCH_RECORD_COUNT_OFFSET, values.length);
+  writeU64(target, BATCH_BASE_LSN_OFFSET, 0);
+  writeU64(target, BATCH_LOG_BASE_OFFSET_OFFSET, 0);
+  writeU64(target, BATCH_FIRST_TIMESTAMP_OFFSET, timestampMs);
+  writeU64(target, BATCH_MAX_TIMESTAMP_OFFSET, timestampMs);
+  writeU32(target, BATCH_LAST_OFFSET_DELTA_OFFSET, values.length - 1);
+  writeU32(target, BATCH_WRITER_EPOCH_OFFSET, 0);
+  target.set(logName, BATCH_HEADER_BYTES);
+  let p = BATCH_HEADER_BYTES + logName.byteLength;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    const length = value.byteLength;
+    p = writeVarint(target, p, 1 + varintBytes(i) + 3 + varintBytes(length + 1) + length);
+    target[p++] = 0;
+    p = writeVarint(target, p, i);
+    target[p++] = 0;
+    target[p++] = 0;
+    target[p++] = 0;
+    p = writeVarint(target, p, length + 1);
+    target.set(value, p);
+    p += length;
+  }
+  assert.equal(p, bytes, 'value batch length differs from its size');
+  return target;
+}
+
+/**
  * Writes an already encoded batch (one that came from an actor host in this very format) at
  * `target[pos]` with the fields only the writer knows — its LSN, its log offset, the writer's
  * epoch — and its CRC. The records are copied as they are, never decoded and encoded again.

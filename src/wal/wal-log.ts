@@ -119,6 +119,10 @@ export class WalLog implements ActorLog {
     return { baseOffset: placed.logBaseOffset, lastOffset: placed.logBaseOffset + placed.span - 1 };
   }
 
+  appendValues(values: readonly Uint8Array[]): Promise<AppendResult> {
+    return this.append(values.map((value) => ({ value })));
+  }
+
   /**
    * Appends a batch an actor host already encoded (`encodeRecordInputs`: this log's name, no
    * CRC): the writer stamps its LSN, offset and CRC and copies the records as they are. A

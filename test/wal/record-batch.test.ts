@@ -1,10 +1,11 @@
 // Proves the batch format: any batch round-trips through encode and decode exactly (keys,
 // headers, values, nulls, attributes, timestamps, offsets); every single-bit flip anywhere in a
-// batch is detected by checkBatch; and bad appends are refused with typed errors.
+// batch is detected by checkBatch; the values-only encoder writes exactly encodeBatch's bytes, and
+// a restamped batch equals one encoded with its LSN, offset and epoch; bad appends are refused.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RecordInput } from '../../src/actor/actor-storage.js';
-import { BATCH_HEADER_BYTES, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader } from '../../src/wal/record-batch.js';
+import { BATCH_HEADER_BYTES, checkBatch, decodeRecords, encodeBatch, encodeValueBatch, planBatch, readBatchHeader, restampBatch } from '../../src/wal/record-batch.js';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => new Uint8Array(a));
 const recordArb: fc.Arbitrary<RecordInput> = fc.record(
@@ -83,5 +84,32 @@ describe('record batch', () => {
     const buf = encode({ records: [{ value: Buffer.from('x') }], baseLsn: 0, logBaseOffset: 0, name: 'a', epoch: 1 });
     expect(checkBatch(buf, 0, BATCH_HEADER_BYTES - 1, 1 << 20)).toMatchObject({ ok: false });
     expect(checkBatch(buf, 0, buf.byteLength - 1, 1 << 20)).toMatchObject({ ok: false, zero: false });
+  });
+
+  it('record batch - encodeValueBatch writes the bytes encodeBatch writes for value-only records; restampBatch equals encoding with the fields', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 200 }),
+        fc.stringMatching(/^[a-z:/0-9]{1,30}$/),
+        fc.integer({ min: 0, max: 2 ** 45 }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1000 }),
+        (values, name, timestampMs, lsn) => {
+          const logName = Buffer.from(name);
+          const records = values.map((value) => ({ value }));
+          const plan = planBatch(logName, records, timestampMs);
+          const expected = Buffer.alloc(plan.batchLength);
+          encodeBatch(expected, 0, { attributes: 0, baseLsn: 0, logBaseOffset: 0, writerEpoch: 0, logName, checksum: false }, plan, records, timestampMs);
+          const fast = encodeValueBatch(logName, values, timestampMs);
+          expect(fast.equals(expected)).toBe(true);
+          const stamped = Buffer.alloc(fast.byteLength + 3);
+          restampBatch(stamped, 3, fast, lsn, lsn + 7, 42);
+          const direct = Buffer.alloc(plan.batchLength);
+          encodeBatch(direct, 0, { attributes: 0, baseLsn: lsn, logBaseOffset: lsn + 7, writerEpoch: 42, logName }, plan, records, timestampMs);
+          expect(stamped.subarray(3).equals(direct)).toBe(true);
+          expect(checkBatch(stamped, 3, fast.byteLength, 1 << 24).ok).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
