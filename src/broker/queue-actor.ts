@@ -15,6 +15,7 @@ import { DelayHeap } from './delay-heap.js';
 import { DELIVERIES_FIELD, emptyQueueMessageFields, type QueueMessageFields, scanQueueMessage, setExpiresAt } from './queue-message.js';
 import { type AckMode, type DeadLetterReason, type QueueActorOptions, QueueRecord, type QueueStats, Settle } from './queue-protocol.js';
 import { ReadyQueue } from './ready-queue.js';
+import { TagTable } from './tag-table.js';
 
 export interface QueueActorDeclaration extends QueueActorOptions {
   /** Keep messages in the log (durable queues, and every queue of a memory-only broker). */
@@ -94,7 +95,7 @@ export function createActor(options: unknown): ActorBehavior {
 class QueueActor implements ActorBehavior {
   readonly #options: QueueActorDeclaration;
   #context: ActorContext | null = null;
-  readonly #entries = new Map<number, Entry>();
+  readonly #entries = new TagTable<Entry>(1);
   #nextTag = 1;
   readonly #ready: ReadyQueue<Entry>;
   readonly #delayed = new DelayHeap<number>();
@@ -357,7 +358,7 @@ class QueueActor implements ActorBehavior {
     } else {
       this.#bodyBytes += entry.bytes;
     }
-    this.#entries.set(entry.tag, entry);
+    this.#entries.add(entry.tag, entry);
     if (entry.expiresAtMs > 0) this.#expiries.push(entry.expiresAtMs, entry.tag);
     if (entry.notBeforeMs > nowMs) {
       entry.state = 'delayed';
