@@ -85,7 +85,8 @@ class PartitionActor implements ActorBehavior {
 
   async #produce(payload: Uint8Array, meta: number, context: ActorContext): Promise<void> {
     try {
-      const records = decodeTopicRecords(payload, 0, true);
+      // One copy of the payload (the ring's space is released after the receive); records are views into it.
+      const records = decodeTopicRecords(payload.slice(), 0);
       assert(records.length > 0, 'an empty produce');
       const { baseOffset, lastOffset } = await context.log.append(records.map(toRecordInput));
       this.#reply(meta, { ok: true, value: { baseOffset, lastOffset } });
@@ -199,7 +200,7 @@ class PartitionActor implements ActorBehavior {
     view.setFloat64(0, nextOffset, true);
     view.setUint32(8, records.length, true);
     let p = 12;
-    for (const record of records) p = writeTopicRecord(record, payload, p);
+    for (const record of records) p = writeTopicRecord(record, payload, p, view);
     this.#context!.reply(TopicRecord.RECORDS, payload, meta);
   }
 

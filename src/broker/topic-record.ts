@@ -43,9 +43,14 @@ export function encodedTopicRecordBytes(record: TopicRecordData): number {
   return bytes;
 }
 
-/** Encodes into `target` at `offset` (room: `encodedTopicRecordBytes`); returns the end offset. */
-export function writeTopicRecord(record: TopicRecordData, target: Uint8Array, offset: number): number {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+/** Records with no headers share this one (no array per record). */
+const NO_HEADERS: ReadonlyArray<readonly [string, Uint8Array]> = Object.freeze([]);
+
+/**
+ * Encodes into `target` at `offset` (room: `encodedTopicRecordBytes`); returns the end offset.
+ * `view` spans the whole of `target` (made once per payload, not per record).
+ */
+export function writeTopicRecord(record: TopicRecordData, target: Uint8Array, offset: number, view = new DataView(target.buffer, target.byteOffset, target.byteLength)): number {
   view.setFloat64(offset, record.offset, true);
   view.setFloat64(offset + 8, record.timestampMs, true);
   target[offset + 16] = 0;
@@ -71,32 +76,39 @@ export function writeTopicRecord(record: TopicRecordData, target: Uint8Array, of
   return p;
 }
 
-/** Decodes one record; its byte arrays are views into `bytes` unless `copy`. */
-export function readTopicRecord(bytes: Uint8Array, offset: number, copy: boolean): { record: TopicRecordData; end: number } {
+/**
+ * Decodes the record at `offset`; its byte arrays are views into `bytes` (copy `bytes` first
+ * to keep them past a ring release). Sets `cursor.end` to the offset after it.
+ */
+export function readTopicRecord(bytes: Uint8Array, view: DataView, offset: number, cursor: { end: number }): TopicRecordData {
   try {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const flags = bytes[offset + 17]!;
     const headerCount = view.getUint16(offset + 18, true);
     const keyLength = view.getUint32(offset + 20, true);
     const bodyLength = view.getUint32(offset + 24, true);
     let p = offset + TOPIC_RECORD_FIXED_BYTES;
     if (p + keyLength + bodyLength > bytes.byteLength) throw new Error('key or body runs past the payload');
-    const take = (length: number) => (copy ? bytes.slice(p, p + length) : bytes.subarray(p, p + length));
-    const key = (flags & KEY_PRESENT) !== 0 ? take(keyLength) : null;
+    const key = (flags & KEY_PRESENT) !== 0 ? bytes.subarray(p, p + keyLength) : null;
     p += keyLength;
-    const body = take(bodyLength);
+    const body = bytes.subarray(p, p + bodyLength);
     p += bodyLength;
-    const headers: Array<[string, Uint8Array]> = [];
-    for (let i = 0; i < headerCount; i++) {
-      const nameLength = view.getUint16(p, true);
-      const name = decoder.decode(bytes.subarray(p + 2, p + 2 + nameLength));
-      p += 2 + nameLength;
-      const valueLength = view.getUint32(p, true);
-      p += 4;
-      headers.push([name, take(valueLength)]);
-      p += valueLength;
+    let headers = NO_HEADERS;
+    if (headerCount > 0) {
+      const list: Array<[string, Uint8Array]> = [];
+      for (let i = 0; i < headerCount; i++) {
+        const nameLength = view.getUint16(p, true);
+        const name = decoder.decode(bytes.subarray(p + 2, p + 2 + nameLength));
+        p += 2 + nameLength;
+        const valueLength = view.getUint32(p, true);
+        p += 4;
+        if (p + valueLength > bytes.byteLength) throw new Error('a header runs past the payload');
+        list.push([name, bytes.subarray(p, p + valueLength)]);
+        p += valueLength;
+      }
+      headers = list;
     }
-    return { record: { offset: view.getFloat64(offset, true), timestampMs: view.getFloat64(offset + 8, true), flags, key, body, headers }, end: p };
+    cursor.end = p;
+    return { offset: view.getFloat64(offset, true), timestampMs: view.getFloat64(offset + 8, true), flags, key, body, headers };
   } catch (error) {
     throw new CodecError(`a topic record could not be decoded: ${(error as Error).message}`, { cause: error });
   }
@@ -107,21 +119,20 @@ export function encodeTopicRecords(records: readonly TopicRecordData[], prefixBy
   let bytes = prefixBytes + 4;
   for (const record of records) bytes += encodedTopicRecordBytes(record);
   const payload = new Uint8Array(bytes);
-  new DataView(payload.buffer).setUint32(prefixBytes, records.length, true);
+  const view = new DataView(payload.buffer);
+  view.setUint32(prefixBytes, records.length, true);
   let p = prefixBytes + 4;
-  for (const record of records) p = writeTopicRecord(record, payload, p);
+  for (const record of records) p = writeTopicRecord(record, payload, p, view);
   return payload;
 }
 
-export function decodeTopicRecords(payload: Uint8Array, offset: number, copy: boolean): TopicRecordData[] {
-  const count = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(offset, true);
-  const records: TopicRecordData[] = [];
-  let p = offset + 4;
-  for (let i = 0; i < count; i++) {
-    const { record, end } = readTopicRecord(payload, p, copy);
-    records.push(record);
-    p = end;
-  }
+/** The records of a `[u32 count][record]...` payload at `offset`, as views into `payload`. */
+export function decodeTopicRecords(payload: Uint8Array, offset: number): TopicRecordData[] {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const count = view.getUint32(offset, true);
+  const records = new Array<TopicRecordData>(count);
+  const cursor = { end: offset + 4 };
+  for (let i = 0; i < count; i++) records[i] = readTopicRecord(payload, view, cursor.end, cursor);
   return records;
 }
 

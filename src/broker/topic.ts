@@ -144,7 +144,7 @@ export class Topic {
     view.setUint32(16, FETCH_WAIT_MS, true);
     const reply = await this.#request(partition, TopicRecord.FETCH, payload, TopicRecord.RECORDS, FETCH_WAIT_MS + 10_000);
     const replyView = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
-    return { nextOffset: replyView.getFloat64(0, true), records: decodeTopicRecords(reply, 8, false) };
+    return { nextOffset: replyView.getFloat64(0, true), records: decodeTopicRecords(reply, 8) };
   }
 
   /** Called by the broker when a partition actor restarted: requests in flight to it fail (callers retry or report). */
