@@ -132,10 +132,28 @@ function retractProducer(ints: Int32Array, slotParked: number): void {
 async function waitAsyncKeepingAlive(ints: Int32Array, index: number, seen: number, timeoutMs: number): Promise<ParkResult> {
   const waiting = Atomics.waitAsync(ints, index, seen, timeoutMs);
   if (!waiting.async) return waiting.value;
-  const keepAlive = setInterval(noop, 1 << 30);
+  holdEventLoop();
   try {
     return await waiting.value;
   } finally {
-    clearInterval(keepAlive);
+    releaseEventLoop();
   }
+}
+
+/**
+ * One interval per thread holds the event loop open while any of its waits is parked: ref'd
+ * while the count is above zero, unref'd at zero. (A timer made and cleared per park cost a
+ * timer-list insert and removal on every park.)
+ */
+let parkedWaits = 0;
+let keepAlive: ReturnType<typeof setInterval> | null = null;
+
+function holdEventLoop(): void {
+  if (parkedWaits++ > 0) return;
+  keepAlive ??= setInterval(noop, 1 << 30);
+  keepAlive.ref();
+}
+
+function releaseEventLoop(): void {
+  if (--parkedWaits === 0) keepAlive!.unref();
 }
