@@ -7,7 +7,7 @@
  */
 import { type Remote, wrap } from 'comlink';
 import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
-import { BATCH_RECORDS_MAX, encodeValueBatch, validateRecord } from '../wal/record-batch.js';
+import { BATCH_RECORDS_MAX, decodeRecords, encodeValueBatch, readBatchHeader, validateRecord } from '../wal/record-batch.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
@@ -17,7 +17,11 @@ import {
   type LogHandleInfo,
   STORAGE_ACKNOWLEDGE,
   STORAGE_APPEND,
+  READ_FLAG_TOO_LARGE,
+  READ_HEADER_BYTES,
   STORAGE_CONFIRMED,
+  STORAGE_READ,
+  STORAGE_RECORDS,
   type StorageConnection,
   type StorageHostApi,
   TRIM_REMOVALS,
@@ -31,8 +35,20 @@ const CLOSE_WAIT_MS = 2000;
 const REPLAY_CHUNK_RECORDS = 2048;
 
 interface Waiting {
-  resolve: (result: AppendResult) => void;
+  /** A CONFIRMED or RECORDS answer: its type and a copy of its payload. */
+  resolve: (type: number, payload: Uint8Array) => void;
   reject: (error: Error) => void;
+}
+
+/** A READ's answer (storage-protocol.ts). */
+interface ReadChunk {
+  records: LogRecord[];
+  /** The offset to read next; -1 at the end. */
+  next: number;
+  startOffset: number;
+  nextOffset: number;
+  /** The record at `next` does not fit a ring response. */
+  tooLarge: boolean;
 }
 
 export class RemoteActorStorage implements ActorStorage {
@@ -57,9 +73,8 @@ export class RemoteActorStorage implements ActorStorage {
       const waiting = this.#waiting.get(record.meta);
       if (waiting === undefined) return;
       this.#waiting.delete(record.meta);
-      if (record.type === STORAGE_CONFIRMED) {
-        const answer = new Float64Array(record.copyPayload().buffer);
-        waiting.resolve({ baseOffset: answer[0]!, lastOffset: answer[1]! });
+      if (record.type === STORAGE_CONFIRMED || record.type === STORAGE_RECORDS) {
+        waiting.resolve(record.type, record.copyPayload());
       } else {
         waiting.reject(deserializeError(JSON.parse(new TextDecoder().decode(record.payload())) as SerializedError));
       }
@@ -77,15 +92,40 @@ export class RemoteActorStorage implements ActorStorage {
     return log;
   }
 
-  /** Sends one request through the ring and resolves with the storage's answer. */
+  /** Sends an append or an acknowledgement through the ring and resolves with the storage's answer. */
   async request(type: number, handle: number, body: Uint8Array): Promise<AppendResult> {
+    const answer = await this.#send(type, handle, body);
+    const offsets = new Float64Array(answer.buffer, answer.byteOffset, 2);
+    return { baseOffset: offsets[0]!, lastOffset: offsets[1]! };
+  }
+
+  /** Reads records of a log from `fromOffset` through the ring (one response record, at most `recordsMax`). */
+  async read(handle: number, fromOffset: number, recordsMax: number): Promise<ReadChunk> {
+    const body = new Uint8Array(12);
+    const view = new DataView(body.buffer);
+    view.setFloat64(0, fromOffset, true);
+    view.setUint32(8, recordsMax, true);
+    const answer = await this.#send(STORAGE_READ, handle, body);
+    const answerView = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
+    let records: LogRecord[] = [];
+    if (answer.byteLength > READ_HEADER_BYTES) records = decodeRecords(answer, READ_HEADER_BYTES, readBatchHeader(answer, READ_HEADER_BYTES));
+    return {
+      records,
+      next: answerView.getFloat64(0, true),
+      startOffset: answerView.getFloat64(8, true),
+      nextOffset: answerView.getFloat64(16, true),
+      tooLarge: (answerView.getUint32(24, true) & READ_FLAG_TOO_LARGE) !== 0,
+    };
+  }
+
+  async #send(type: number, handle: number, body: Uint8Array): Promise<Uint8Array> {
     if (this.#closed) throw new ClosedError('storage is closed');
     const requestId = this.#nextRequest;
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
     const payload = new Uint8Array(4 + body.byteLength);
     new DataView(payload.buffer).setUint32(0, this.#generation, true);
     payload.set(body, 4);
-    const answer = new Promise<AppendResult>((resolve, reject) => this.#waiting.set(requestId, { resolve, reject }));
+    const answer = new Promise<Uint8Array>((resolve, reject) => this.#waiting.set(requestId, { resolve: (_type, payload) => resolve(payload), reject }));
     try {
       await this.#requests.write(type, handle, payload, requestId);
     } catch (error) {
@@ -169,17 +209,26 @@ class RemoteActorLog implements ActorLog {
     await this.#storage.request(STORAGE_ACKNOWLEDGE, this.#handle, new Uint8Array(Float64Array.from(offsets).buffer));
   }
 
+  /**
+   * Replays through the ring, a response record per chunk; a record too large for one goes
+   * through comlink instead (replayChunk, one record).
+   */
   async *replay(options: { fromOffset?: number } = {}): AsyncIterableIterator<LogRecord> {
-    let from: number | undefined = options.fromOffset;
+    let from = options.fromOffset ?? 0;
     for (;;) {
-      const { records, next } = await this.#api.replayChunk(this.#handle, from, REPLAY_CHUNK_RECORDS);
-      yield* records;
-      if (next === null) break;
-      from = next;
+      const chunk = await this.#storage.read(this.#handle, from, REPLAY_CHUNK_RECORDS);
+      this.#startOffset = chunk.startOffset;
+      this.#nextOffset = Math.max(this.#nextOffset, chunk.nextOffset);
+      yield* chunk.records;
+      if (chunk.next < 0) return;
+      from = chunk.next;
+      if (chunk.tooLarge) {
+        const { records, next } = await this.#api.replayChunk(this.#handle, from, 1);
+        yield* records;
+        if (next === null) return;
+        from = next;
+      }
     }
-    const info = await this.#api.info(this.#handle);
-    this.#startOffset = info.startOffset;
-    this.#nextOffset = Math.max(this.#nextOffset, info.nextOffset);
   }
 
   offsetForTimestamp(timestampMs: number): Promise<number | null> {

@@ -19,12 +19,18 @@ import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, LogRecord, MaintenanceResult } from './actor-storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
+import { BATCH_HEADER_BYTES, type BatchPlan, encodeBatch, planBatch } from '../wal/record-batch.js';
 import {
   type LogHandleInfo,
+  READ_FLAG_TOO_LARGE,
+  READ_HEADER_BYTES,
+  READ_RESPONSE_BYTES_MAX,
   STORAGE_ACKNOWLEDGE,
   STORAGE_APPEND,
   STORAGE_CONFIRMED,
   STORAGE_FAILED,
+  STORAGE_READ,
+  STORAGE_RECORDS,
   type StorageConnection,
   type StorageHostApi,
   type StorageServiceApi,
@@ -213,6 +219,55 @@ export class StorageService implements StorageServiceApi {
     };
   }
 
+  /**
+   * A READ: records from an offset, as one WAL batch in one response record (their offsets kept
+   * as deltas, so compaction's gaps survive), up to `recordsMax` and READ_RESPONSE_BYTES_MAX.
+   */
+  async #read(log: ActorLog, body: Uint8Array, generation: number, requestId: number, responses: RingWriter): Promise<void> {
+    try {
+      const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      const fromOffset = view.getFloat64(0, true);
+      const recordsMax = view.getUint32(8, true);
+      const nameBytes = Buffer.from(log.name, 'utf8');
+      const records: LogRecord[] = [];
+      // Record size bound: its fields plus a generous allowance for varints and the header.
+      let bytes = READ_HEADER_BYTES + BATCH_HEADER_BYTES + nameBytes.byteLength;
+      let next = -1;
+      let flags = 0;
+      for await (const record of log.replay({ fromOffset })) {
+        let size = 48 + (record.key?.byteLength ?? 0) + (record.value?.byteLength ?? 0);
+        for (const [name, value] of record.headers) size += 10 + Buffer.byteLength(name) + value.byteLength;
+        if (records.length >= recordsMax || bytes + size > READ_RESPONSE_BYTES_MAX) {
+          next = record.offset;
+          if (records.length === 0) flags |= READ_FLAG_TOO_LARGE;
+          break;
+        }
+        records.push(record);
+        bytes += size;
+      }
+      let batchLength = 0;
+      let plan: BatchPlan | null = null;
+      let deltas: number[] = [];
+      if (records.length > 0) {
+        const base = records[0]!.offset;
+        deltas = records.map((r) => r.offset - base);
+        plan = planBatch(nameBytes, records, 0, deltas);
+        batchLength = plan.batchLength;
+      }
+      const payload = Buffer.allocUnsafe(READ_HEADER_BYTES + batchLength);
+      payload.writeDoubleLE(next, 0);
+      payload.writeDoubleLE(log.startOffset, 8);
+      payload.writeDoubleLE(log.nextOffset, 16);
+      payload.writeUInt32LE(flags, 24);
+      if (plan !== null) {
+        encodeBatch(payload, READ_HEADER_BYTES, { attributes: 0, baseLsn: 0, logBaseOffset: records[0]!.offset, writerEpoch: 0, logName: nameBytes, checksum: false }, plan, records, 0, deltas);
+      }
+      await responses.write(STORAGE_RECORDS, generation, payload, requestId);
+    } catch (error) {
+      await responses.write(STORAGE_FAILED, generation, new TextEncoder().encode(JSON.stringify(serializeError(error))), requestId).catch(() => undefined);
+    }
+  }
+
   /** One request from a host ring. Its bytes are copied before this returns: the ring reuses them. */
   #onRequest(record: RingRecord, responses: RingWriter): void {
     const bytes = record.copyPayload();
@@ -224,6 +279,9 @@ export class StorageService implements StorageServiceApi {
       const log = this.#log(record.destination);
       if (record.type === STORAGE_APPEND) {
         done = log.appendEncoded !== undefined ? log.appendEncoded(body) : log.append(decodeRecordInputs(body));
+      } else if (record.type === STORAGE_READ) {
+        void this.#read(log, body, generation, requestId, responses);
+        return;
       } else if (record.type === STORAGE_ACKNOWLEDGE) {
         const offsets = Array.from(new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)));
         done = log.acknowledge(offsets).then(() => ({ baseOffset: -1, lastOffset: -1 }));

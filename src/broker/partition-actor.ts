@@ -20,12 +20,13 @@ import { type PartitionActorOptions, type PartitionOffsets, TopicRecord } from '
 import { decodeTopicRecords, encodedTopicRecordBytes, fromLogRecord, type TopicRecordData, toRecordInput, writeTopicRecord } from './topic-record.js';
 
 /**
- * Bounds of the tail cache, in records and in payload bytes: past either, the oldest are dropped
+ * Bounds of the tail cache, in records and in payload bytes (at most about 8 MiB plus 32k small
+ * objects per busy partition): past either, the oldest are dropped
  * (they stay in the log). Sized for a subscriber a few hundred milliseconds behind a fast
  * producer; one further behind reads from the log, a storage round trip per chunk.
  */
 const TAIL_CACHE_RECORDS_MAX = 32_768;
-const TAIL_CACHE_BYTES_MAX = 4 * 1024 * 1024;
+const TAIL_CACHE_BYTES_MAX = 8 * 1024 * 1024;
 
 interface ParkedFetch {
   meta: number;

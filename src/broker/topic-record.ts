@@ -140,13 +140,16 @@ export function toRecordInput(record: TopicRecordData): RecordInput {
   return { key: record.key, value: (record.flags & TOMBSTONE) !== 0 ? null : record.body, headers: record.headers, timestampMs: record.timestampMs, attributes: record.flags };
 }
 
+/** A record read back from the log; its byte arrays stay views into what the log read (buffers of their own, never reused). */
 export function fromLogRecord(record: LogRecord): TopicRecordData {
   return {
     offset: record.offset,
     timestampMs: record.timestampMs,
     flags: record.value === null ? record.attributes | TOMBSTONE : record.attributes,
-    key: record.key === null ? null : record.key.slice(),
-    body: record.value === null ? new Uint8Array(0) : record.value.slice(),
-    headers: record.headers.map(([name, value]) => [name, value.slice()] as const),
+    key: record.key,
+    body: record.value ?? EMPTY,
+    headers: record.headers.length === 0 ? NO_HEADERS : record.headers,
   };
 }
+
+const EMPTY = new Uint8Array(0);
