@@ -144,6 +144,24 @@ const jsonCodec: Codec = Object.freeze({
 });
 
 const packr = new Packr(MSGPACK_OPTIONS);
+/**
+ * msgpackr renames a map key `__proto__` to `__proto_` when it builds objects (its guard against
+ * prototype pollution), so such a body would not come back as sent. A payload that holds those
+ * bytes is decoded to Maps instead and turned into objects here, the key defined as an own
+ * property (no prototype is touched). Found by the round-trip property test.
+ */
+const mapsPackr = new Packr({ ...MSGPACK_OPTIONS, mapsAsObjects: false });
+const PROTO_KEY = Buffer.from('__proto__');
+
+function mapsToObjects(value: unknown): unknown {
+  if (value instanceof Map) {
+    const object: Record<string, unknown> = {};
+    for (const [key, item] of value) Object.defineProperty(object, String(key), { value: mapsToObjects(item), enumerable: true, writable: true, configurable: true });
+    return object;
+  }
+  if (Array.isArray(value)) return value.map(mapsToObjects);
+  return value;
+}
 
 const msgpackCodec: Codec = Object.freeze({
   name: 'msgpack' as const,
@@ -165,7 +183,8 @@ const msgpackCodec: Codec = Object.freeze({
     let value: unknown;
     try {
       // Throws on trailing bytes, truncation and unknown extensions.
-      value = packr.unpack(bytes);
+      const protoKey = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(PROTO_KEY) >= 0;
+      value = protoKey ? mapsToObjects(mapsPackr.unpack(bytes)) : packr.unpack(bytes);
     } catch (cause) {
       throw new CodecError(`msgpack payload of ${bytes.length} bytes is not one MessagePack value (${(cause as Error).message})`, { cause });
     }

@@ -119,6 +119,15 @@ describe('codec msgpack', () => {
     }), { numRuns: 500 });
   });
 
+  it('codec msgpack - a "__proto__" key comes back as an own key, no prototype touched (msgpackr renames it otherwise)', () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "list": [{"__proto__": 2}, "x"], "__proto_": 1}') as Record<string, unknown>;
+    const back = msgpack.decode(msgpack.encode(value)) as Record<string, unknown>;
+    expect(back).toStrictEqual(value);
+    expect(Object.keys(back)).toEqual(['__proto__', 'list', '__proto_']);
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('codec msgpack - strings, NaN, 64-bit BigInts and Dates round-trip', () => {
     for (const value of ['hi', '', Number.NaN, 2 ** 53 + 2, 12n, -(2n ** 63n), 2n ** 64n - 1n, new Date(1234)]) {
       expect(msgpack.decode(msgpack.encode(value))).toStrictEqual(value);
