@@ -9,6 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { ReceiveCounter, sendInBatches } from './batch-driver.js';
 
 const IN_FLIGHT = 4;
 const PREFETCH = 2_000;
@@ -61,9 +62,7 @@ export async function measurePostMessageQueue(size: number, messages: number, ba
   const worker = new Worker(WORKER_SOURCE, { eval: true });
   try {
     const payload = new Uint8Array(size).fill(120);
-    let received = 0;
-    let done!: () => void;
-    const allReceived = new Promise<void>((resolve) => (done = resolve));
+    const counter = new ReceiveCounter(messages);
     const confirms = new Map<number, () => void>();
     let nextId = 0;
     worker.on('message', (m: { deliver?: ArrayBuffer; confirm?: number }) => {
@@ -83,8 +82,7 @@ export async function measurePostMessageQueue(size: number, messages: number, ba
         p += 4 + length;
       }
       worker.postMessage({ ack: count });
-      received += count;
-      if (received === messages) done();
+      counter.add(count);
     });
     const publish = (count: number) => {
       const packed = new Uint8Array(4 + count * (4 + size));
@@ -100,16 +98,8 @@ export async function measurePostMessageQueue(size: number, messages: number, ba
       return confirmed;
     };
     const startedMs = performance.now();
-    let next = 0;
-    const sender = async () => {
-      while (next < messages) {
-        const count = Math.min(batch, messages - next);
-        next += count;
-        await publish(count);
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, sender));
-    await allReceived;
+    await sendInBatches(messages, new Array<number>(batch).fill(0), IN_FLIGHT, (items) => publish(items.length));
+    await counter.all;
     return messages / ((performance.now() - startedMs) / 1000);
   } finally {
     await worker.terminate();

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Broker } from '../src/broker/broker.js';
+import { ReceiveCounter, sendInBatches } from './batch-driver.js';
 import { measurePostMessageQueue } from './postmessage-queue.js';
 import { type BenchResult, median, type Suite } from './report.js';
 
@@ -22,27 +23,12 @@ async function measure(size: number, durable: boolean, consumers: number, messag
   const broker = await Broker.start({ workers: 2, ...(dataDir ? { dataDir } : {}) });
   try {
     const queue = await broker.queue('bench', { codec: 'raw' });
-    let received = 0;
-    let done!: () => void;
-    const allReceived = new Promise<void>((resolve) => (done = resolve));
-    const handles = Array.from({ length: consumers }, () =>
-      queue.consume(() => {
-        if (++received === messages) done();
-      }, { prefetch: 2_000 }),
-    );
-    const payload = new Uint8Array(size).fill(120);
-    const batch = new Array<Uint8Array>(BATCH).fill(payload);
+    const counter = new ReceiveCounter(messages);
+    const handles = Array.from({ length: consumers }, () => queue.consume(() => counter.add(), { prefetch: 2_000 }));
+    const batch = new Array<Uint8Array>(BATCH).fill(new Uint8Array(size).fill(120));
     const startedMs = performance.now();
-    let next = 0;
-    const sender = async () => {
-      while (next < messages) {
-        const count = Math.min(BATCH, messages - next);
-        next += count;
-        await queue.sendBatch(count === BATCH ? batch : batch.slice(0, count));
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, sender));
-    await allReceived;
+    await sendInBatches(messages, batch, IN_FLIGHT, (items) => queue.sendBatch(items));
+    await counter.all;
     const rate = messages / ((performance.now() - startedMs) / 1000);
     for (const handle of handles) await handle.close();
     return rate;

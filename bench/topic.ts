@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Broker } from '../src/broker/broker.js';
+import { ReceiveCounter, sendInBatches } from './batch-driver.js';
 import { measurePostMessageQueue } from './postmessage-queue.js';
 import { type BenchResult, median, type Suite } from './report.js';
 
@@ -24,27 +25,12 @@ async function measure(size: number, durable: boolean, members: number, records:
   const broker = await Broker.start({ workers: 2, ...(dataDir ? { dataDir } : {}) });
   try {
     const topic = await broker.topic('bench', { codec: 'raw', partitions: PARTITIONS });
-    let received = 0;
-    let done!: () => void;
-    const allReceived = new Promise<void>((resolve) => (done = resolve));
-    const subscriptions = Array.from({ length: members }, () =>
-      topic.subscribe({ group: 'bench', from: 'earliest' }, () => {
-        if (++received === records) done();
-      }),
-    );
-    const payload = new Uint8Array(size).fill(120);
-    const batch = new Array<Uint8Array>(BATCH).fill(payload);
+    const counter = new ReceiveCounter(records);
+    const subscriptions = Array.from({ length: members }, () => topic.subscribe({ group: 'bench', from: 'earliest' }, () => counter.add()));
+    const batch = new Array<Uint8Array>(BATCH).fill(new Uint8Array(size).fill(120));
     const startedMs = performance.now();
-    let next = 0;
-    const sender = async () => {
-      while (next < records) {
-        const count = Math.min(BATCH, records - next);
-        next += count;
-        await topic.sendBatch(count === BATCH ? batch : batch.slice(0, count));
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, sender));
-    await allReceived;
+    await sendInBatches(records, batch, IN_FLIGHT, (items) => topic.sendBatch(items));
+    await counter.all;
     const rate = records / ((performance.now() - startedMs) / 1000);
     for (const subscription of subscriptions) await subscription.close();
     return rate;
