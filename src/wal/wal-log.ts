@@ -16,7 +16,7 @@ import { BATCH_FLAG_CONTROL, type LogKind, type LogState } from './log-state.js'
 import { BATCH_ATTR_CONTROL, BATCH_RECORDS_MAX, type BatchHeader, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader, restampBatch, validateRecord } from './record-batch.js';
 import type { Segment } from './segment.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
-import type { WalWriter } from './wal-writer.js';
+import type { BatchRequest, WalWriter } from './wal-writer.js';
 
 /** What a log needs from its WAL. */
 export interface WalCore {
@@ -101,21 +101,19 @@ export class WalLog implements ActorLog {
     for (let i = 0; i < records.length; i++) validateRecord(records[i]!, i, compact);
     const nowMs = Date.now();
     const plan = planBatch(this.#state.nameBytes, records, nowMs);
-    if (plan.batchLength > this.#core.batchBytesMax) {
-      throw new MessageTooLargeError(`append to "${this.name}" encodes to ${plan.batchLength} bytes, more than batchBytesMax ${this.#core.batchBytesMax}: split it`);
-    }
     const nameBytes = this.#state.nameBytes;
     const epoch = this.#core.writerEpoch;
-    const placed = await this.#core.writer().submit({
-      log: this.#state,
-      length: plan.batchLength,
-      span: plan.lastOffsetDelta + 1,
-      maxTimestampMs: plan.maxTimestampMs,
-      ackRanges: null,
-      encode: (buf, pos, lsn, logBaseOffset) => {
-        encodeBatch(buf, pos, { attributes: 0, baseLsn: lsn, logBaseOffset, writerEpoch: epoch, logName: nameBytes }, plan, records, nowMs);
-      },
+    return this.#submitRecords(plan.batchLength, plan.lastOffsetDelta, plan.maxTimestampMs, (buf, pos, lsn, logBaseOffset) => {
+      encodeBatch(buf, pos, { attributes: 0, baseLsn: lsn, logBaseOffset, writerEpoch: epoch, logName: nameBytes }, plan, records, nowMs);
     });
+  }
+
+  /** Submits a batch of records (not an acknowledgement) to the writer once its size is checked; resolves with its offsets. */
+  async #submitRecords(length: number, lastOffsetDelta: number, maxTimestampMs: number, encode: BatchRequest['encode']): Promise<AppendResult> {
+    if (length > this.#core.batchBytesMax) {
+      throw new MessageTooLargeError(`append to "${this.name}" encodes to ${length} bytes, more than batchBytesMax ${this.#core.batchBytesMax}: split it`);
+    }
+    const placed = await this.#core.writer().submit({ log: this.#state, length, span: lastOffsetDelta + 1, maxTimestampMs, ackRanges: null, encode });
     return { baseOffset: placed.logBaseOffset, lastOffset: placed.logBaseOffset + placed.span - 1 };
   }
 
@@ -140,19 +138,10 @@ export class WalLog implements ActorLog {
       throw new InvalidArgumentError(`append to "${this.name}": the batch is for "${header.logName}", ${header.batchLength} bytes of ${batch.byteLength}, attributes ${header.attributes}`);
     }
     if (this.#state.policy?.compact ?? false) return this.append(decodeRecords(batch, 0, header));
-    if (header.batchLength > this.#core.batchBytesMax) {
-      throw new MessageTooLargeError(`append to "${this.name}" encodes to ${header.batchLength} bytes, more than batchBytesMax ${this.#core.batchBytesMax}: split it`);
-    }
     const epoch = this.#core.writerEpoch;
-    const placed = await this.#core.writer().submit({
-      log: this.#state,
-      length: header.batchLength,
-      span: header.lastOffsetDelta + 1,
-      maxTimestampMs: header.maxTimestampMs,
-      ackRanges: null,
-      encode: (buf, pos, lsn, logBaseOffset) => restampBatch(buf, pos, batch, lsn, logBaseOffset, epoch),
-    });
-    return { baseOffset: placed.logBaseOffset, lastOffset: placed.logBaseOffset + placed.span - 1 };
+    return this.#submitRecords(header.batchLength, header.lastOffsetDelta, header.maxTimestampMs, (buf, pos, lsn, logBaseOffset) =>
+      restampBatch(buf, pos, batch, lsn, logBaseOffset, epoch),
+    );
   }
 
   async acknowledge(offsets: readonly number[]): Promise<void> {

@@ -2,28 +2,18 @@
 // its log, a queue replaying after a restart): after a broker restart on the same dataDir every
 // record comes back in order and byte for byte — across many read chunks, and including records
 // too large for one ring response (read through the fallback path).
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Broker } from 'baton';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { until } from '../support/wait.js';
 
-let broker: Broker | null = null;
-let dataDir: string | null = null;
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  dataDir = null;
-});
+const scope = brokerScope();
 
 const large = (seed: number) => Buffer.alloc(150 * 1024, seed);
 
 describe('log reads', () => {
   it('log reads - a topic read from its log after a restart: many chunks and records too large for one response', async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-log-reads-'));
-    broker = await Broker.start({ dataDir, workers: 1 });
+    const dataDir = await scope.tempDir('log-reads');
+    let broker = await scope.start({ dataDir, workers: 1 });
     let t = await broker.topic('reads', { partitions: 1, codec: 'raw' });
     const sent: Buffer[] = [];
     for (let round = 0; round < 3; round++) {
@@ -34,7 +24,7 @@ describe('log reads', () => {
     }
     await broker.close();
 
-    broker = await Broker.start({ dataDir, workers: 1 });
+    broker = await scope.start({ dataDir, workers: 1 });
     t = await broker.topic('reads', { partitions: 1, codec: 'raw' });
     const got: Array<{ offset: number; bytes: Buffer }> = [];
     const sub = t.subscribe({ from: 'earliest' }, (m) => void got.push({ offset: m.offset, bytes: Buffer.from(m.bytes) }));
@@ -45,14 +35,14 @@ describe('log reads', () => {
   });
 
   it('log reads - a durable queue with large messages replays them after a restart', async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-log-reads-'));
-    broker = await Broker.start({ dataDir, workers: 1 });
+    const dataDir = await scope.tempDir('log-reads');
+    let broker = await scope.start({ dataDir, workers: 1 });
     let q = await broker.queue('big', { codec: 'raw' });
     await q.sendBatch([Buffer.from('a'), large(7), Buffer.from('b')]);
     await q.send(large(8));
     await broker.close();
 
-    broker = await Broker.start({ dataDir, workers: 1 });
+    broker = await scope.start({ dataDir, workers: 1 });
     q = await broker.queue('big', { codec: 'raw' });
     const got: Buffer[] = [];
     const consumer = q.consume((m) => void got.push(Buffer.from(m.bytes)));

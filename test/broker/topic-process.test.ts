@@ -3,22 +3,14 @@
 // dies with a record in hand, its partitions are rebalanced to the other member, the record it
 // had in hand is handled again there (at least once), a replacement thread joins and takes its
 // share back, and the group's committed offsets reach the end of every partition.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Broker } from 'baton';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { until } from '../support/wait.js';
 
-let broker: Broker | null = null;
-let dir: string | null = null;
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = null;
-});
+const scope = brokerScope();
 
 const handler = new URL('../../dist/workers/fixtures/topic-member-handler.js', import.meta.url);
 
@@ -36,10 +28,10 @@ async function handled(log: string): Promise<Array<{ partition: number; offset: 
 
 describe('topic process', () => {
   it('process - a member thread that dies hands its partitions over; the record in hand is handled again; a replacement joins', async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-topic-process-'));
+    const dir = await scope.tempDir('topic-process');
     const log = path.join(dir, 'handled.log');
     const marker = path.join(dir, 'crashed');
-    broker = await Broker.start({ workers: 2 });
+    const broker = await scope.start({ workers: 2 });
     const t = await broker.topic('jobs', { partitions: 4 });
     for (let p = 0; p < 4; p++) await t.sendBatch(Array.from({ length: 10 }, (_, n) => ({ body: { n }, partition: p, headers: { log } })));
     const crash = await t.send({ n: 99, crash: marker }, { partition: 2, headers: { log } });
@@ -85,7 +77,7 @@ describe('topic process', () => {
   });
 
   it('process - bad options are typed errors', async () => {
-    broker = await Broker.start({ workers: 1 });
+    const broker = await scope.start({ workers: 1 });
     const t = await broker.topic('opts', { partitions: 1 });
     expect(() => t.process(handler, {} as never)).toThrow(expect.objectContaining({ code: 'BATON_INVALID_ARGUMENT' }));
     expect(() => t.process(handler, { group: 'g', threads: 0 })).toThrow(expect.objectContaining({ code: 'BATON_INVALID_ARGUMENT' }));
