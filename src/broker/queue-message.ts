@@ -8,22 +8,33 @@
  * | version| flags | priority|   0   | timestampMs  | expiresAtMs  | notBeforeMs  | deliveries|
  * |   u8   |  u8   |   u8    |       |     f64      |     f64      |     f64      |    u32    |
  * +--------+-------+---------+-------+--------------+--------------+--------------+-----------+
- * | id: u16 len + utf8 | correlationId (flag 1) | replyTo (flag 2)                         |
+ * | id: u16 len + utf8, or (flag 4) prefix [8 bytes] + sequence f64 | correlationId (flag 1)  |
+ * | replyTo (flag 2)                                                                         |
  * | headers: u16 count, then per header u16 name len + utf8, u32 value len + utf8           |
  * | body: u32 len + bytes                                                                    |
  * +------------------------------------------------------------------------------------------+
  * ```
  * `expiresAtMs` 0: never expires; `notBeforeMs` 0: not delayed. Times are ms since the epoch (f64).
+ * Flag 4 (GENERATED_ID): the broker made the id (message-ids.ts) and it travels as its parts;
+ * it reads back as the same text.
  */
 import { CodecError } from '../errors.js';
+import { generatedId, ID_PREFIX_BYTES } from './message-ids.js';
 
 export const QUEUE_MESSAGE_VERSION = 1;
 const FLAG_CORRELATION = 1;
 const FLAG_REPLY_TO = 2;
+const FLAG_GENERATED_ID = 4;
 const FIXED_BYTES = 32;
+const GENERATED_ID_BYTES = 16;
 
 export interface QueueMessage {
   id: string;
+  /**
+   * Set when the broker generated `id` in this process (`nextMessageSequence`): `id` is then
+   * `localMessageId(idSequence)`, and the message travels with the compact id.
+   */
+  idSequence?: number;
   body: Uint8Array;
   headers: Record<string, string>;
   priority: number;
@@ -41,7 +52,7 @@ const decoder = new TextDecoder();
 
 /** Exact encoded size of `message`. */
 export function encodedQueueMessageBytes(message: QueueMessage): number {
-  let bytes = FIXED_BYTES + 2 + utf8Length(message.id);
+  let bytes = FIXED_BYTES + (message.idSequence !== undefined ? GENERATED_ID_BYTES : 2 + utf8Length(message.id));
   if (message.correlationId !== undefined) bytes += 2 + utf8Length(message.correlationId);
   if (message.replyTo !== undefined) bytes += 2 + utf8Length(message.replyTo);
   bytes += 2;
@@ -79,14 +90,22 @@ function writeString16(target: Uint8Array, view: DataView, at: number, text: str
  */
 export function writeQueueMessage(message: QueueMessage, target: Uint8Array, offset: number, view = new DataView(target.buffer, target.byteOffset, target.byteLength)): number {
   target[offset] = QUEUE_MESSAGE_VERSION;
-  target[offset + 1] = (message.correlationId === undefined ? 0 : FLAG_CORRELATION) | (message.replyTo === undefined ? 0 : FLAG_REPLY_TO);
+  const idSequence = message.idSequence;
+  target[offset + 1] =
+    (message.correlationId === undefined ? 0 : FLAG_CORRELATION) | (message.replyTo === undefined ? 0 : FLAG_REPLY_TO) | (idSequence === undefined ? 0 : FLAG_GENERATED_ID);
   target[offset + 2] = message.priority;
   target[offset + 3] = 0;
   view.setFloat64(offset + 4, message.timestampMs, true);
   view.setFloat64(offset + 12, message.expiresAtMs, true);
   view.setFloat64(offset + 20, message.notBeforeMs, true);
   view.setUint32(offset + 28, message.deliveries, true);
-  let p = writeString16(target, view, offset + FIXED_BYTES, message.id);
+  let p: number;
+  if (idSequence === undefined) p = writeString16(target, view, offset + FIXED_BYTES, message.id);
+  else {
+    target.set(ID_PREFIX_BYTES, offset + FIXED_BYTES);
+    view.setFloat64(offset + FIXED_BYTES + 8, idSequence, true);
+    p = offset + FIXED_BYTES + GENERATED_ID_BYTES;
+  }
   if (message.correlationId !== undefined) p = writeString16(target, view, p, message.correlationId);
   if (message.replyTo !== undefined) p = writeString16(target, view, p, message.replyTo);
   const countAt = p;
@@ -140,7 +159,7 @@ function scan(bytes: Uint8Array, view: DataView, offset: number, into: QueueMess
   into.notBeforeMs = view.getFloat64(offset + 20, true);
   into.deliveries = view.getUint32(offset + 28, true);
   let p = offset + FIXED_BYTES;
-  p += 2 + view.getUint16(p, true);
+  p += flags & FLAG_GENERATED_ID ? GENERATED_ID_BYTES : 2 + view.getUint16(p, true);
   if (flags & FLAG_CORRELATION) p += 2 + view.getUint16(p, true);
   if (flags & FLAG_REPLY_TO) p += 2 + view.getUint16(p, true);
   const headerCount = view.getUint16(p, true);
@@ -186,13 +205,18 @@ export function readQueueMessage(bytes: Uint8Array, offset: number, copyBody: bo
       p += 2 + length;
       return text;
     };
+    const generatedIdAt = () => {
+      const id = generatedId(bytes.subarray(p, p + 8), view.getFloat64(p + 8, true));
+      p += GENERATED_ID_BYTES;
+      return id;
+    };
     const message: QueueMessage = {
       priority: bytes[offset + 2]!,
       timestampMs: view.getFloat64(offset + 4, true),
       expiresAtMs: view.getFloat64(offset + 12, true),
       notBeforeMs: view.getFloat64(offset + 20, true),
       deliveries: view.getUint32(offset + 28, true),
-      id: string16(),
+      id: flags & FLAG_GENERATED_ID ? generatedIdAt() : string16(),
       headers: {},
       body: new Uint8Array(0),
     };

@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import type { ActorRuntime } from '../actor/actor-runtime.js';
 import { deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
 import type { Codec } from './codec.js';
-import { nextMessageId } from './message-ids.js';
+import { localMessageId, nextMessageSequence } from './message-ids.js';
 import { encodedQueueMessageBytes, type QueueMessage, writeQueueMessage } from './queue-message.js';
 import { type ConsumeOptions, type ConsumerLink, type MessageHandler, QueueConsumer, type QueueDelivery } from './queue-consumer.js';
 import { type QueueOptions, QueueRecord, type QueueStats } from './queue-protocol.js';
@@ -225,8 +225,9 @@ export class Queue {
         throw new InvalidArgumentError(`${key} must be a non-empty string of at most 1024 characters`);
       }
     }
+    const idSequence = item.id === undefined ? nextMessageSequence() : -1;
     const message: QueueMessage = {
-      id: item.id ?? nextMessageId(),
+      id: item.id ?? localMessageId(idSequence),
       body: this.codec.encode(item.body),
       headers,
       priority,
@@ -235,6 +236,7 @@ export class Queue {
       notBeforeMs: delayMs > 0 ? nowMs + delayMs : 0,
       deliveries: 0,
     };
+    if (item.id === undefined) message.idSequence = idSequence;
     if (item.correlationId !== undefined) message.correlationId = item.correlationId;
     if (item.replyTo !== undefined) message.replyTo = item.replyTo;
     return message;
@@ -247,7 +249,8 @@ const HEADER_NAME_MAX = 1024;
 const HEADERS_MAX = 65_535;
 
 function plainMessage(body: Uint8Array, nowMs: number): QueueMessage {
-  return { id: nextMessageId(), body, headers: NO_HEADERS, priority: 0, timestampMs: nowMs, expiresAtMs: 0, notBeforeMs: 0, deliveries: 0 };
+  const idSequence = nextMessageSequence();
+  return { id: localMessageId(idSequence), idSequence, body, headers: NO_HEADERS, priority: 0, timestampMs: nowMs, expiresAtMs: 0, notBeforeMs: 0, deliveries: 0 };
 }
 
 /** A copy of `headers` once each is checked: string names of at most 1024 characters, string values. */
