@@ -33,6 +33,12 @@ export interface ActorContext {
   /** Sends a record to the thread that runs the runtime (the broker's side). Never blocks: waits for ring space in the background, in order. */
   reply(type: number, payload: Uint8Array, meta?: number): void;
   /**
+   * `reply` with a payload of `payloadBytes` that `fill` writes at `bytes[offset]`: straight into
+   * the ring when it has room and no earlier reply waits, so a large payload is never built and
+   * copied. `fill` runs before this returns, and writes exactly `payloadBytes`.
+   */
+  replyWith(type: number, payloadBytes: number, fill: (bytes: Uint8Array, offset: number) => void, meta?: number): void;
+  /**
    * Runs `callback` after `delayMs`, as part of this actor: never while a `receive` of it is
    * running, and a throw fails the actor like a throw in `receive`. Timers die with the
    * incarnation: a failed, stopped or restarted actor's timers never fire. Returns a cancel.

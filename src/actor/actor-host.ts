@@ -253,6 +253,9 @@ export class ActorHost {
       reply(type, payload, meta = 0) {
         if (actor.incarnation === incarnation) host.#reply(type, spec.address, payload, meta);
       },
+      replyWith(type, payloadBytes, fill, meta = 0) {
+        if (actor.incarnation === incarnation) host.#replyWith(type, spec.address, payloadBytes, fill, meta);
+      },
       hold() {
         const pending = host.#receiving;
         if (pending === null) throw new Error('context.hold() is for the record being received: call it inside receive');
@@ -565,6 +568,14 @@ export class ActorHost {
     if (this.#replyQueue.length === 0 && this.#outbox.tryWrite(type, destination, payload, meta)) return;
     // The runtime's ring is full: keep order, copy the payload (the caller's may be a ring view), and flush as space frees.
     this.#replyQueue.push({ type, destination, meta, payload: payload.slice() });
+    if (!this.#flushingReplies) void this.#flushReplies();
+  }
+
+  #replyWith(type: number, destination: number, payloadBytes: number, fill: (bytes: Uint8Array, offset: number) => void, meta: number): void {
+    if (this.#replyQueue.length === 0 && this.#outbox.tryWriteWith(type, destination, payloadBytes, fill, meta)) return;
+    const payload = new Uint8Array(payloadBytes);
+    fill(payload, 0);
+    this.#replyQueue.push({ type, destination, meta, payload });
     if (!this.#flushingReplies) void this.#flushReplies();
   }
 

@@ -7,7 +7,7 @@
  */
 import { type Remote, wrap } from 'comlink';
 import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
-import { BATCH_RECORDS_MAX, decodeRecords, encodeValueBatch, readBatchHeader, validateRecord } from '../wal/record-batch.js';
+import { BATCH_RECORDS_MAX, decodeRecords, readBatchHeader, validateRecord, valueBatchBytes, writeValueBatch } from '../wal/record-batch.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
@@ -34,6 +34,17 @@ const CLOSE_WAIT_MS = 2000;
 /** Records per replay call: large enough to amortize the round trip, small enough to stream. */
 const REPLAY_CHUNK_RECORDS = 2048;
 
+/** Writes a request's body in place at `bytes[offset]` (a ring claim, or a buffer when the ring is full). */
+type BodyFill = (bytes: Uint8Array, offset: number) => void;
+
+/** A request waiting for ring space, behind any that waited before it. */
+interface Backlogged {
+  type: number;
+  handle: number;
+  requestId: number;
+  payload: Uint8Array;
+}
+
 interface Waiting {
   /** A CONFIRMED or RECORDS answer: its type and a copy of its payload. */
   resolve: (type: number, payload: Uint8Array) => void;
@@ -59,6 +70,9 @@ export class RemoteActorStorage implements ActorStorage {
   readonly #generation: number;
   readonly #waiting = new Map<number, Waiting>();
   readonly #logs = new Map<string, Promise<RemoteActorLog>>();
+  /** Requests that found the ring full, in order: a later request never overtakes them. */
+  readonly #backlog: Backlogged[] = [];
+  #drainingBacklog = false;
   #nextRequest = 1;
   #closed = false;
 
@@ -94,9 +108,12 @@ export class RemoteActorStorage implements ActorStorage {
 
   /** Sends an append or an acknowledgement through the ring and resolves with the storage's answer. */
   async request(type: number, handle: number, body: Uint8Array): Promise<AppendResult> {
-    const answer = await this.#send(type, handle, body);
-    const offsets = new Float64Array(answer.buffer, answer.byteOffset, 2);
-    return { baseOffset: offsets[0]!, lastOffset: offsets[1]! };
+    return appendResult(await this.#send(type, handle, body.byteLength, (bytes, offset) => bytes.set(body, offset)));
+  }
+
+  /** `request` with a body of `bodyBytes` that `fill` writes in place: straight into the ring when it has room. */
+  async requestWith(type: number, handle: number, bodyBytes: number, fill: BodyFill): Promise<AppendResult> {
+    return appendResult(await this.#send(type, handle, bodyBytes, fill));
   }
 
   /** Reads records of a log from `fromOffset` through the ring (one response record, at most `recordsMax`). */
@@ -105,7 +122,7 @@ export class RemoteActorStorage implements ActorStorage {
     const view = new DataView(body.buffer);
     view.setFloat64(0, fromOffset, true);
     view.setUint32(8, recordsMax, true);
-    const answer = await this.#send(STORAGE_READ, handle, body);
+    const answer = await this.#send(STORAGE_READ, handle, body.byteLength, (bytes, offset) => bytes.set(body, offset));
     const answerView = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
     let records: LogRecord[] = [];
     if (answer.byteLength > READ_HEADER_BYTES) records = decodeRecords(answer, READ_HEADER_BYTES, readBatchHeader(answer, READ_HEADER_BYTES));
@@ -118,21 +135,54 @@ export class RemoteActorStorage implements ActorStorage {
     };
   }
 
-  async #send(type: number, handle: number, body: Uint8Array): Promise<Uint8Array> {
-    if (this.#closed) throw new ClosedError('storage is closed');
+  /**
+   * One request record: [u32 generation][body]. Written in place into the ring when it has room
+   * and nothing waits before it; otherwise built in a buffer and queued, so that requests reach
+   * the storage thread in the order they were made (a log's appends are confirmed in that order).
+   */
+  #send(type: number, handle: number, bodyBytes: number, fill: BodyFill): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(new ClosedError('storage is closed'));
     const requestId = this.#nextRequest;
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
-    const payload = new Uint8Array(4 + body.byteLength);
-    new DataView(payload.buffer).setUint32(0, this.#generation, true);
-    payload.set(body, 4);
+    const generation = this.#generation;
+    const write = (bytes: Uint8Array, offset: number) => {
+      bytes[offset] = generation & 0xff;
+      bytes[offset + 1] = (generation >>> 8) & 0xff;
+      bytes[offset + 2] = (generation >>> 16) & 0xff;
+      bytes[offset + 3] = generation >>> 24;
+      fill(bytes, offset + 4);
+    };
     const answer = new Promise<Uint8Array>((resolve, reject) => this.#waiting.set(requestId, { resolve: (_type, payload) => resolve(payload), reject }));
     try {
-      await this.#requests.write(type, handle, payload, requestId);
+      if (this.#backlog.length === 0 && this.#requests.tryWriteWith(type, handle, 4 + bodyBytes, write, requestId)) return answer;
+      const payload = new Uint8Array(4 + bodyBytes);
+      write(payload, 0);
+      this.#backlog.push({ type, handle, requestId, payload });
     } catch (error) {
       this.#waiting.delete(requestId);
-      throw error;
+      return Promise.reject(error);
     }
+    if (!this.#drainingBacklog) void this.#drainBacklog();
     return answer;
+  }
+
+  async #drainBacklog(): Promise<void> {
+    this.#drainingBacklog = true;
+    try {
+      while (this.#backlog.length > 0) {
+        const next = this.#backlog[0]!;
+        try {
+          await this.#requests.write(next.type, next.handle, next.payload, next.requestId);
+        } catch (error) {
+          const waiting = this.#waiting.get(next.requestId);
+          this.#waiting.delete(next.requestId);
+          waiting?.reject(error as Error);
+        }
+        this.#backlog.shift();
+      }
+    } finally {
+      this.#drainingBacklog = false;
+    }
   }
 
   async close(): Promise<void> {
@@ -147,6 +197,11 @@ export class RemoteActorStorage implements ActorStorage {
     await this.#responses.done;
     this.#requests.release();
   }
+}
+
+function appendResult(answer: Uint8Array): AppendResult {
+  const offsets = new Float64Array(answer.buffer, answer.byteOffset, 2);
+  return { baseOffset: offsets[0]!, lastOffset: offsets[1]! };
 }
 
 class RemoteActorLog implements ActorLog {
@@ -200,7 +255,13 @@ class RemoteActorLog implements ActorLog {
     if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError(`append to "${this.name}" needs a non-empty array of values`);
     if (values.length > BATCH_RECORDS_MAX) throw new InvalidArgumentError(`append to "${this.name}": ${values.length} records, more than ${BATCH_RECORDS_MAX} in one batch`);
     for (let i = 0; i < values.length; i++) if (!(values[i] instanceof Uint8Array)) throw new InvalidArgumentError(`record ${i}: value must be a Uint8Array`);
-    const result = await this.#storage.request(STORAGE_APPEND, this.#handle, encodeValueBatch(this.#nameBytes, values, Date.now()));
+    const nameBytes = this.#nameBytes;
+    const timestampMs = Date.now();
+    const bytes = valueBatchBytes(nameBytes, values);
+    const result = await this.#storage.requestWith(STORAGE_APPEND, this.#handle, bytes, (target, offset) => {
+      const end = writeValueBatch(target, offset, nameBytes, values, timestampMs);
+      if (end !== offset + bytes) throw new Error(`value batch wrote ${end - offset} bytes, measured ${bytes}`);
+    });
     this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
     return result;
   }

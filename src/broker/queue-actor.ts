@@ -121,6 +121,7 @@ class QueueActor implements ActorBehavior {
   readonly #deadLettersWaiting: { entry: Entry; reason: DeadLetterReason }[] = [];
   #fetching = false;
   readonly #fields = emptyQueueMessageFields();
+  #lastView: DataView | null = null;
 
   constructor(options: QueueActorDeclaration) {
     this.#options = options;
@@ -481,20 +482,34 @@ class QueueActor implements ActorBehavior {
     for (const [consumerId, batch] of batches) this.#deliver(consumerId, batch);
   }
 
-  /** One DELIVER record: [u32 count] then per message [f64 tag][message]. */
+  /** One DELIVER record: [u32 count] then per message [f64 tag][message], written in place in the runtime's ring. */
   #deliver(consumerId: number, batch: { entries: Entry[]; bytes: number }): void {
-    const payload = new Uint8Array(batch.bytes);
-    const view = new DataView(payload.buffer);
-    view.setUint32(0, batch.entries.length, true);
-    let offset = 4;
-    for (const entry of batch.entries) {
-      const encoded = entry.encoded!;
-      view.setFloat64(offset, entry.tag, true);
-      payload.set(encoded, offset + 8);
-      view.setUint32(offset + 8 + DELIVERIES_FIELD, entry.deliveries, true);
-      offset += 8 + encoded.byteLength;
-    }
-    this.#context!.reply(QueueRecord.DELIVER, payload, consumerId);
+    this.#context!.replyWith(
+      QueueRecord.DELIVER,
+      batch.bytes,
+      (bytes, start) => {
+        const entries = batch.entries;
+        const view = this.#viewOf(bytes);
+        view.setUint32(start, entries.length, true);
+        let offset = start + 4;
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i]!;
+          const encoded = entry.encoded!;
+          view.setFloat64(offset, entry.tag, true);
+          bytes.set(encoded, offset + 8);
+          view.setUint32(offset + 8 + DELIVERIES_FIELD, entry.deliveries, true);
+          offset += 8 + encoded.byteLength;
+        }
+      },
+      consumerId,
+    );
+  }
+
+  /** A DataView over `bytes` (the ring's buffer, nearly always: kept, not made per delivery). */
+  #viewOf(bytes: Uint8Array): DataView {
+    const view = this.#lastView;
+    if (view !== null && view.buffer === bytes.buffer && view.byteOffset === bytes.byteOffset && view.byteLength === bytes.byteLength) return view;
+    return (this.#lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
 
   /**

@@ -110,6 +110,24 @@ export abstract class RingWriter {
     return DATA_OFFSET + index + RECORD_HEADER_BYTES;
   }
 
+  /**
+   * Writes one record of `payloadBytes` whose payload `fill` writes in place, at `bytes[offset]`:
+   * no payload buffer to allocate and copy. False when the ring is full (nothing written). A
+   * `fill` that throws aborts the claim (the space becomes padding) and the error propagates.
+   */
+  tryWriteWith(type: number, destination: number, payloadBytes: number, fill: (bytes: Uint8Array, offset: number) => void, meta = 0): boolean {
+    const offset = this.tryClaim(payloadBytes, type, destination, meta);
+    if (offset < 0) return false;
+    try {
+      fill(this.bytes, offset);
+    } catch (error) {
+      this.abort(offset);
+      throw error;
+    }
+    this.commit(offset);
+    return true;
+  }
+
   /** Writes one record, waiting (without blocking the event loop) while the ring is full. */
   async write(type: number, destination: number, payload: Uint8Array, meta = 0): Promise<void> {
     while (!this.tryWrite(type, destination, payload, meta)) {

@@ -275,9 +275,17 @@ export function encodeBatch(
  * `encodeBatch` for the commonest append, values only (no key, no headers, attributes 0, every
  * record stamped `timestampMs`), without a plan or a record object per value: the same bytes,
  * the CRC left 0 (`checksum: false`), the LSN, log offset and epoch 0 — a batch on its way to the
- * writer, which stamps them (`restampBatch`). Allocates the result.
+ * writer, which stamps them (`restampBatch`). Allocates the result; `writeValueBatch` writes in
+ * place (into a ring, say) what `valueBatchBytes` measured.
  */
 export function encodeValueBatch(logName: Uint8Array, values: readonly Uint8Array[], timestampMs: number): Buffer {
+  const target = Buffer.allocUnsafe(valueBatchBytes(logName, values));
+  assert.equal(writeValueBatch(target, 0, logName, values, timestampMs), target.byteLength, 'value batch length differs from its size');
+  return target;
+}
+
+/** The encoded size of a value batch (`encodeValueBatch`). */
+export function valueBatchBytes(logName: Uint8Array, values: readonly Uint8Array[]): number {
   assert.ok(values.length > 0 && values.length <= BATCH_RECORDS_MAX, 'a batch holds 1..BATCH_RECORDS_MAX records');
   let bytes = BATCH_HEADER_BYTES + logName.byteLength;
   for (let i = 0; i < values.length; i++) {
@@ -286,21 +294,24 @@ export function encodeValueBatch(logName: Uint8Array, values: readonly Uint8Arra
     const body = 1 + varintBytes(i) + 1 + 1 + 1 + varintBytes(length + 1) + length;
     bytes += varintBytes(body) + body;
   }
-  const target = Buffer.allocUnsafe(bytes);
-  writeU32(target, BATCH_LENGTH_OFFSET, bytes);
-  writeU32(target, BATCH_CRC_OFFSET, 0);
-  target[BATCH_VERSION_OFFSET] = BATCH_VERSION;
-  target[BATCH_ATTRIBUTES_OFFSET] = 0;
-  writeU16(target, BATCH_LOG_NAME_BYTES_OFFSET, logName.byteLength);
-  writeU32(target, BATCH_RECORD_COUNT_OFFSET, values.length);
-  writeU64(target, BATCH_BASE_LSN_OFFSET, 0);
-  writeU64(target, BATCH_LOG_BASE_OFFSET_OFFSET, 0);
-  writeU64(target, BATCH_FIRST_TIMESTAMP_OFFSET, timestampMs);
-  writeU64(target, BATCH_MAX_TIMESTAMP_OFFSET, timestampMs);
-  writeU32(target, BATCH_LAST_OFFSET_DELTA_OFFSET, values.length - 1);
-  writeU32(target, BATCH_WRITER_EPOCH_OFFSET, 0);
-  target.set(logName, BATCH_HEADER_BYTES);
-  let p = BATCH_HEADER_BYTES + logName.byteLength;
+  return bytes;
+}
+
+/** Writes the value batch `encodeValueBatch` makes at `target[pos]` (room for `valueBatchBytes`); returns its end. */
+export function writeValueBatch(target: Uint8Array, pos: number, logName: Uint8Array, values: readonly Uint8Array[], timestampMs: number): number {
+  writeU32(target, pos + BATCH_CRC_OFFSET, 0);
+  target[pos + BATCH_VERSION_OFFSET] = BATCH_VERSION;
+  target[pos + BATCH_ATTRIBUTES_OFFSET] = 0;
+  writeU16(target, pos + BATCH_LOG_NAME_BYTES_OFFSET, logName.byteLength);
+  writeU32(target, pos + BATCH_RECORD_COUNT_OFFSET, values.length);
+  writeU64(target, pos + BATCH_BASE_LSN_OFFSET, 0);
+  writeU64(target, pos + BATCH_LOG_BASE_OFFSET_OFFSET, 0);
+  writeU64(target, pos + BATCH_FIRST_TIMESTAMP_OFFSET, timestampMs);
+  writeU64(target, pos + BATCH_MAX_TIMESTAMP_OFFSET, timestampMs);
+  writeU32(target, pos + BATCH_LAST_OFFSET_DELTA_OFFSET, values.length - 1);
+  writeU32(target, pos + BATCH_WRITER_EPOCH_OFFSET, 0);
+  target.set(logName, pos + BATCH_HEADER_BYTES);
+  let p = pos + BATCH_HEADER_BYTES + logName.byteLength;
   for (let i = 0; i < values.length; i++) {
     const value = values[i]!;
     const length = value.byteLength;
@@ -314,8 +325,10 @@ export function encodeValueBatch(logName: Uint8Array, values: readonly Uint8Arra
     target.set(value, p);
     p += length;
   }
-  assert.equal(p, bytes, 'value batch length differs from its size');
-  return target;
+  // The length field goes last, from what was written: a batch that disagrees with its size
+  // would shift every batch after it.
+  writeU32(target, pos + BATCH_LENGTH_OFFSET, p - pos);
+  return p;
 }
 
 /**

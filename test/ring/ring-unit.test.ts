@@ -1,6 +1,7 @@
 // Proves the ring's framing on one thread, for both kinds: records come back in order with their
 // header fields and bytes through wrap-around and padding, the ring holds exactly its capacity,
 // claims commit and abort, and every bad input is a typed error that leaves the ring working.
+import assert from 'node:assert';
 import { describe, expect, it } from 'vitest';
 import { BatonError } from '../../src/errors.js';
 import {
@@ -157,6 +158,25 @@ describe.each(kinds)('ring (%s) - framing', (kind) => {
       { type: 9, destination: 10, meta: 11, payload: [1, 2, 3, 4, 5] },
       { type: 4, destination: 4, meta: 0, payload: [...payloadOf(2, 0)] },
     ]);
+  });
+
+  it('ring - tryWriteWith fills in place; false when full; a fill that throws leaves nothing behind', () => {
+    const buffer = allocateRing({ capacity: 1024, kind });
+    const writer = attachWriter(buffer);
+    const reader = new RingReader(buffer);
+    expect(writer.tryWriteWith(7, 8, 4, (bytes, at) => bytes.set([9, 8, 7, 6], at), 3)).toBe(true);
+    expect(() =>
+      writer.tryWriteWith(1, 1, 16, () => {
+        throw new Error('encoder failed');
+      }),
+    ).toThrow('encoder failed');
+    let fills = 0;
+    while (writer.tryWriteWith(2, 2, 100, () => void fills++));
+    expect(fills).toBeGreaterThan(0);
+    expect(writer.tryWriteWith(2, 2, 100, () => assert.fail('filled on a full ring'))).toBe(false);
+    const seen = drainAll(reader);
+    expect(seen[0]).toEqual({ type: 7, destination: 8, meta: 3, payload: [9, 8, 7, 6] });
+    expect(seen.slice(1).map((s) => s.type)).toEqual(Array.from({ length: fills }, () => 2));
   });
 
   it('ring - scan holds records until release; a reader that replaces it sees the unreleased ones again', () => {
