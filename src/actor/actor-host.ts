@@ -567,14 +567,18 @@ export class ActorHost {
   #reply(type: number, destination: number, payload: Uint8Array, meta: number): void {
     if (this.#replyQueue.length === 0 && this.#outbox.tryWrite(type, destination, payload, meta)) return;
     // The runtime's ring is full: keep order, copy the payload (the caller's may be a ring view), and flush as space frees.
-    this.#replyQueue.push({ type, destination, meta, payload: payload.slice() });
-    if (!this.#flushingReplies) void this.#flushReplies();
+    this.#queueReply(type, destination, meta, payload.slice());
   }
 
   #replyWith(type: number, destination: number, payloadBytes: number, fill: (bytes: Uint8Array, offset: number) => void, meta: number): void {
     if (this.#replyQueue.length === 0 && this.#outbox.tryWriteWith(type, destination, payloadBytes, fill, meta)) return;
     const payload = new Uint8Array(payloadBytes);
     fill(payload, 0);
+    this.#queueReply(type, destination, meta, payload);
+  }
+
+  /** Behind the replies already waiting for ring space: they go out in order as space frees. */
+  #queueReply(type: number, destination: number, meta: number, payload: Uint8Array): void {
     this.#replyQueue.push({ type, destination, meta, payload });
     if (!this.#flushingReplies) void this.#flushReplies();
   }

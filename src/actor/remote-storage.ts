@@ -8,6 +8,7 @@
 import { type Remote, wrap } from 'comlink';
 import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
 import { BATCH_RECORDS_MAX, decodeRecords, readBatchHeader, validateRecord, valueBatchBytes, writeValueBatch } from '../wal/record-batch.js';
+import { writeU32 } from '../wal/byte-codec.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
@@ -108,7 +109,7 @@ export class RemoteActorStorage implements ActorStorage {
 
   /** Sends an append or an acknowledgement through the ring and resolves with the storage's answer. */
   async request(type: number, handle: number, body: Uint8Array): Promise<AppendResult> {
-    return appendResult(await this.#send(type, handle, body.byteLength, (bytes, offset) => bytes.set(body, offset)));
+    return appendResult(await this.#sendBytes(type, handle, body));
   }
 
   /** `request` with a body of `bodyBytes` that `fill` writes in place: straight into the ring when it has room. */
@@ -122,7 +123,7 @@ export class RemoteActorStorage implements ActorStorage {
     const view = new DataView(body.buffer);
     view.setFloat64(0, fromOffset, true);
     view.setUint32(8, recordsMax, true);
-    const answer = await this.#send(STORAGE_READ, handle, body.byteLength, (bytes, offset) => bytes.set(body, offset));
+    const answer = await this.#sendBytes(STORAGE_READ, handle, body);
     const answerView = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
     let records: LogRecord[] = [];
     if (answer.byteLength > READ_HEADER_BYTES) records = decodeRecords(answer, READ_HEADER_BYTES, readBatchHeader(answer, READ_HEADER_BYTES));
@@ -133,6 +134,10 @@ export class RemoteActorStorage implements ActorStorage {
       nextOffset: answerView.getFloat64(16, true),
       tooLarge: (answerView.getUint32(24, true) & READ_FLAG_TOO_LARGE) !== 0,
     };
+  }
+
+  #sendBytes(type: number, handle: number, body: Uint8Array): Promise<Uint8Array> {
+    return this.#send(type, handle, body.byteLength, (bytes, offset) => bytes.set(body, offset));
   }
 
   /**
@@ -146,10 +151,7 @@ export class RemoteActorStorage implements ActorStorage {
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
     const generation = this.#generation;
     const write = (bytes: Uint8Array, offset: number) => {
-      bytes[offset] = generation & 0xff;
-      bytes[offset + 1] = (generation >>> 8) & 0xff;
-      bytes[offset + 2] = (generation >>> 16) & 0xff;
-      bytes[offset + 3] = generation >>> 24;
+      writeU32(bytes, offset, generation);
       fill(bytes, offset + 4);
     };
     const answer = new Promise<Uint8Array>((resolve, reject) => this.#waiting.set(requestId, { resolve: (_type, payload) => resolve(payload), reject }));
@@ -258,10 +260,9 @@ class RemoteActorLog implements ActorLog {
     const nameBytes = this.#nameBytes;
     const timestampMs = Date.now();
     const bytes = valueBatchBytes(nameBytes, values);
-    const result = await this.#storage.requestWith(STORAGE_APPEND, this.#handle, bytes, (target, offset) => {
-      const end = writeValueBatch(target, offset, nameBytes, values, timestampMs);
-      if (end !== offset + bytes) throw new Error(`value batch wrote ${end - offset} bytes, measured ${bytes}`);
-    });
+    const result = await this.#storage.requestWith(STORAGE_APPEND, this.#handle, bytes, (target, offset) =>
+      writeValueBatch(target, offset, nameBytes, values, timestampMs, bytes),
+    );
     this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
     return result;
   }

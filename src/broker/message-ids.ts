@@ -12,30 +12,34 @@ import { randomBytes } from 'node:crypto';
 
 /** This process's prefix, as the bytes that travel and as the text that ids start with. */
 export const ID_PREFIX_BYTES: Uint8Array = new Uint8Array(randomBytes(8));
-const prefixText = `${Buffer.from(ID_PREFIX_BYTES).toString('hex')}-`;
+const localPrefixText = prefixTextOf(ID_PREFIX_BYTES);
 let counter = 0;
 
-/** The next counter value; its id is `generatedId(ID_PREFIX_BYTES, sequence)`. */
+/** The next counter value; its id is `localMessageId(sequence)`. */
 export function nextMessageSequence(): number {
   return counter++;
 }
 
 /** The id text for this process's prefix and `sequence`. */
 export function localMessageId(sequence: number): string {
-  return prefixText + sequence.toString(36);
+  return localPrefixText + sequence.toString(36);
 }
 
-/** The last prefix read from the wire and its text: nearly every id read comes from one process. */
-let lastPrefix = new Uint8Array(8);
-let lastPrefixText = '';
+/** The last prefix read from the wire and its text (this process's at first): nearly every id read comes from one process. */
+let lastPrefix = ID_PREFIX_BYTES;
+let lastPrefixText = localPrefixText;
 
 /** The id text of a generated id read from the wire: `prefix` is 8 bytes (a view is fine). */
 export function generatedId(prefix: Uint8Array, sequence: number): string {
-  let same = lastPrefixText !== '';
+  let same = true;
   for (let i = 0; same && i < 8; i++) same = prefix[i] === lastPrefix[i];
   if (!same) {
     lastPrefix = prefix.slice(0, 8);
-    lastPrefixText = `${Buffer.from(lastPrefix).toString('hex')}-`;
+    lastPrefixText = prefixTextOf(lastPrefix);
   }
   return lastPrefixText + sequence.toString(36);
+}
+
+function prefixTextOf(prefix: Uint8Array): string {
+  return `${Buffer.from(prefix.buffer, prefix.byteOffset, 8).toString('hex')}-`;
 }

@@ -121,7 +121,6 @@ class QueueActor implements ActorBehavior {
   readonly #deadLettersWaiting: { entry: Entry; reason: DeadLetterReason }[] = [];
   #fetching = false;
   readonly #fields = emptyQueueMessageFields();
-  #lastView: DataView | null = null;
 
   constructor(options: QueueActorDeclaration) {
     this.#options = options;
@@ -489,7 +488,7 @@ class QueueActor implements ActorBehavior {
       batch.bytes,
       (bytes, start) => {
         const entries = batch.entries;
-        const view = this.#viewOf(bytes);
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         view.setUint32(start, entries.length, true);
         let offset = start + 4;
         for (let i = 0; i < entries.length; i++) {
@@ -503,13 +502,6 @@ class QueueActor implements ActorBehavior {
       },
       consumerId,
     );
-  }
-
-  /** A DataView over `bytes` (the ring's buffer, nearly always: kept, not made per delivery). */
-  #viewOf(bytes: Uint8Array): DataView {
-    const view = this.#lastView;
-    if (view !== null && view.buffer === bytes.buffer && view.byteOffset === bytes.byteOffset && view.byteLength === bytes.byteLength) return view;
-    return (this.#lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
 
   /**

@@ -225,9 +225,9 @@ export class Queue {
         throw new InvalidArgumentError(`${key} must be a non-empty string of at most 1024 characters`);
       }
     }
-    const idSequence = item.id === undefined ? nextMessageSequence() : -1;
+    const generated = item.id === undefined ? nextMessageSequence() : undefined;
     const message: QueueMessage = {
-      id: item.id ?? localMessageId(idSequence),
+      id: generated === undefined ? item.id! : localMessageId(generated),
       body: this.codec.encode(item.body),
       headers,
       priority,
@@ -236,7 +236,7 @@ export class Queue {
       notBeforeMs: delayMs > 0 ? nowMs + delayMs : 0,
       deliveries: 0,
     };
-    if (item.id === undefined) message.idSequence = idSequence;
+    if (generated !== undefined) message.idSequence = generated;
     if (item.correlationId !== undefined) message.correlationId = item.correlationId;
     if (item.replyTo !== undefined) message.replyTo = item.replyTo;
     return message;

@@ -271,20 +271,7 @@ export function encodeBatch(
   return crc;
 }
 
-/**
- * `encodeBatch` for the commonest append, values only (no key, no headers, attributes 0, every
- * record stamped `timestampMs`), without a plan or a record object per value: the same bytes,
- * the CRC left 0 (`checksum: false`), the LSN, log offset and epoch 0 — a batch on its way to the
- * writer, which stamps them (`restampBatch`). Allocates the result; `writeValueBatch` writes in
- * place (into a ring, say) what `valueBatchBytes` measured.
- */
-export function encodeValueBatch(logName: Uint8Array, values: readonly Uint8Array[], timestampMs: number): Buffer {
-  const target = Buffer.allocUnsafe(valueBatchBytes(logName, values));
-  assert.equal(writeValueBatch(target, 0, logName, values, timestampMs), target.byteLength, 'value batch length differs from its size');
-  return target;
-}
-
-/** The encoded size of a value batch (`encodeValueBatch`). */
+/** The encoded size of a value batch (`writeValueBatch`). */
 export function valueBatchBytes(logName: Uint8Array, values: readonly Uint8Array[]): number {
   assert.ok(values.length > 0 && values.length <= BATCH_RECORDS_MAX, 'a batch holds 1..BATCH_RECORDS_MAX records');
   let bytes = BATCH_HEADER_BYTES + logName.byteLength;
@@ -297,8 +284,15 @@ export function valueBatchBytes(logName: Uint8Array, values: readonly Uint8Array
   return bytes;
 }
 
-/** Writes the value batch `encodeValueBatch` makes at `target[pos]` (room for `valueBatchBytes`); returns its end. */
-export function writeValueBatch(target: Uint8Array, pos: number, logName: Uint8Array, values: readonly Uint8Array[], timestampMs: number): number {
+/**
+ * `encodeBatch` for the commonest append, values only (no key, no headers, attributes 0, every
+ * record stamped `timestampMs`), written in place (into a ring, say) without a plan or a record
+ * object per value: the same bytes, the CRC left 0 (`checksum: false`), the LSN, log offset and
+ * epoch 0 — a batch on its way to the writer, which stamps them (`restampBatch`). `batchBytes` is
+ * what `valueBatchBytes` measured, and the writer checks it to the byte.
+ */
+export function writeValueBatch(target: Uint8Array, pos: number, logName: Uint8Array, values: readonly Uint8Array[], timestampMs: number, batchBytes: number): void {
+  writeU32(target, pos + BATCH_LENGTH_OFFSET, batchBytes);
   writeU32(target, pos + BATCH_CRC_OFFSET, 0);
   target[pos + BATCH_VERSION_OFFSET] = BATCH_VERSION;
   target[pos + BATCH_ATTRIBUTES_OFFSET] = 0;
@@ -325,10 +319,8 @@ export function writeValueBatch(target: Uint8Array, pos: number, logName: Uint8A
     target.set(value, p);
     p += length;
   }
-  // The length field goes last, from what was written: a batch that disagrees with its size
-  // would shift every batch after it.
-  writeU32(target, pos + BATCH_LENGTH_OFFSET, p - pos);
-  return p;
+  // Measure and write must agree to the byte, or the next batch would start inside this one.
+  assert.equal(p - pos, batchBytes, 'value batch length differs from its size');
 }
 
 /**

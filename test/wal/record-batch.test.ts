@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RecordInput } from '../../src/actor/actor-storage.js';
-import { BATCH_HEADER_BYTES, checkBatch, decodeRecords, encodeBatch, encodeValueBatch, planBatch, readBatchHeader, restampBatch } from '../../src/wal/record-batch.js';
+import { BATCH_HEADER_BYTES, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader, restampBatch, valueBatchBytes, writeValueBatch } from '../../src/wal/record-batch.js';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => new Uint8Array(a));
 const recordArb: fc.Arbitrary<RecordInput> = fc.record(
@@ -86,7 +86,7 @@ describe('record batch', () => {
     expect(checkBatch(buf, 0, buf.byteLength - 1, 1 << 20)).toMatchObject({ ok: false, zero: false });
   });
 
-  it('record batch - encodeValueBatch writes the bytes encodeBatch writes for value-only records; restampBatch equals encoding with the fields', () => {
+  it('record batch - writeValueBatch writes (in place, at an offset) the bytes encodeBatch writes for value-only records; restampBatch equals encoding with the fields', () => {
     fc.assert(
       fc.property(
         fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 200 }),
@@ -99,7 +99,10 @@ describe('record batch', () => {
           const plan = planBatch(logName, records, timestampMs);
           const expected = Buffer.alloc(plan.batchLength);
           encodeBatch(expected, 0, { attributes: 0, baseLsn: 0, logBaseOffset: 0, writerEpoch: 0, logName, checksum: false }, plan, records, timestampMs);
-          const fast = encodeValueBatch(logName, values, timestampMs);
+          const size = valueBatchBytes(logName, values);
+          const target = Buffer.alloc(5 + size);
+          writeValueBatch(target, 5, logName, values, timestampMs, size);
+          const fast = target.subarray(5);
           expect(fast.equals(expected)).toBe(true);
           const stamped = Buffer.alloc(fast.byteLength + 3);
           restampBatch(stamped, 3, fast, lsn, lsn + 7, 42);
