@@ -18,6 +18,8 @@ export interface StorageWorkerData {
   wal?: Pick<WalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytesMax'>;
   /** Time between maintenance passes (retention, then compaction); 0: none. Default 30000. */
   compactionIntervalMs?: number;
+  /** The broker's arena (src/log/arena.ts), shared: queues' opaque batches are copied from and into it. */
+  arena?: SharedArrayBuffer;
 }
 
 const data = workerData as StorageWorkerData;
@@ -32,7 +34,7 @@ try {
           // The service's passes run retention; the WAL's own 5-minute timer only when they are off.
           ...(compactionIntervalMs > 0 ? { retentionCheckIntervalMs: 0 } : {}),
         });
-  expose(new StorageService(storage, { compactionIntervalMs }), portEndpoint(parentPort!));
+  expose(new StorageService(storage, { compactionIntervalMs, ...(data.arena === undefined ? {} : { arena: data.arena }) }), portEndpoint(parentPort!));
   parentPort!.postMessage({ kind: 'ready' } satisfies StartMessage);
 } catch (error) {
   parentPort!.postMessage({ kind: 'failed', error: serializeError(error) } satisfies StartMessage);

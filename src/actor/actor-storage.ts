@@ -14,8 +14,9 @@
  *   survives the process: `durable` is false, and a broker without `dataDir` says so.
  *
  * Contract:
- * - Offsets are per log, start at 0, and rise by one per record (acknowledgements take an
- *   offset too, so a queue's message offsets have gaps where its ack records are).
+ * - Offsets are per log, start at 0, and rise by one per record, or per message of an opaque
+ *   batch (acknowledgements and delivery records take an offset too, so a queue's message
+ *   offsets have gaps where its control records are).
  * - `append` is all-or-nothing: its records get consecutive offsets and are confirmed together,
  *   or the promise rejects and none of them is confirmed (`BATON_STORAGE_FAILED`: the storage
  *   is then unusable until it is closed and opened again, which recovers what is on disk).
@@ -24,6 +25,16 @@
  *   confirm did not): at-least-once. Every confirmed append is found, once, in order.
  * - A queue log's `replay` yields exactly the records not acknowledged; other logs' replay yields
  *   every record still retained.
+ *
+ * Opaque batches (optional methods; the WAL's logs and the storage thread's remote logs have them):
+ * - `appendOpaque` stores a blob holding `count` messages (a queue batch of the arena) byte for
+ *   byte as one batch; it takes `count` offsets, one per message, as a batch of `count` records
+ *   would, and is confirmed, acknowledged and retained like one.
+ * - `replay` skips opaque batches, and `replayBatchHeads`/`readInto` skip record batches: a log
+ *   may hold both (a queue log written before and after the arena), each read by its own API.
+ * - `acknowledgeRanges` is `acknowledge` by ranges; `recordDeliveries` records how often
+ *   unacknowledged messages were delivered (`deliveryCounts` reads them back, after a restart
+ *   too). Both are queue-log control batches that take one offset each, as an ack does.
  */
 import type { LogKind } from '../wal/log-state.js';
 
@@ -69,6 +80,37 @@ export interface AppendResult {
   lastOffset: number;
 }
 
+/** An opaque batch as `replayBatchHeads` yields it: where it is, and the first bytes of its body. */
+export interface BatchHead {
+  /** Offset of its first message; message i has offset baseOffset + i. */
+  baseOffset: number;
+  /** Messages in it (the offsets it spans). */
+  count: number;
+  /** Size of its body (the blob given to `appendOpaque`). */
+  bodyBytes: number;
+  timestampMs: number;
+  /** A copy of the first min(headBytes, bodyBytes) bytes of the body. */
+  head: Uint8Array;
+  /** Queue logs: the acknowledged parts of [baseOffset, baseOffset + count), flat [start, end, ...]; empty when none. */
+  acked: number[];
+}
+
+/** One body `readInto` copied: its batch's offsets and where its bytes are now. */
+export interface CopiedBatch {
+  baseOffset: number;
+  count: number;
+  /** Where the body starts (an arena address, 8-aligned). */
+  at: number;
+  /** Body bytes, at [at, at + length). */
+  length: number;
+}
+
+export interface ReadIntoResult {
+  batches: CopiedBatch[];
+  /** The offset after the last batch copied (read on from there), or -1: no further batch to read. */
+  next: number;
+}
+
 export interface ActorSnapshot {
   /** The log offset the state covers up to, exclusive: replay from here. */
   offset: number;
@@ -88,8 +130,45 @@ export interface ActorLog {
   appendValues(values: readonly Uint8Array[]): Promise<AppendResult>;
   /** Appends a batch already encoded for this log by `encodeRecordInputs` (logs of the WAL; others take `append`). */
   appendEncoded?(batch: Uint8Array): Promise<AppendResult>;
+  /**
+   * Appends `body`, which holds `count` messages, as one opaque batch (byte for byte, never
+   * decoded); resolves with the offsets of its first and last message once confirmed. `body` is
+   * copied when the batch is staged, which may be after this returns: keep it unchanged until the
+   * promise settles. Compacted logs refuse it (their records need keys).
+   */
+  appendOpaque?(body: Uint8Array, count: number, timestampMs: number): Promise<AppendResult>;
+  /**
+   * `appendOpaque` of the arena's bytes [address, address + length): the request carries the
+   * address, and the storage thread copies the bytes (RemoteActorLog). Keep them unchanged until
+   * the promise settles.
+   */
+  appendArena?(address: number, length: number, count: number, timestampMs: number): Promise<AppendResult>;
   /** Queue logs: records that these offsets are done with. Resolves once that is durable. */
   acknowledge(offsets: readonly number[]): Promise<void>;
+  /** Queue logs: `acknowledge` of half-open ranges, flat [start0, end0, start1, end1, ...]. */
+  acknowledgeRanges?(ranges: readonly number[]): Promise<void>;
+  /**
+   * Queue logs: records delivery counts, flat [offset, deliveryCount, ...] (the latest count of an
+   * offset wins; 0 forgets it). Resolves once durable; survives restarts until the offset is acknowledged.
+   */
+  recordDeliveries?(pairs: readonly number[]): Promise<void>;
+  /** Queue logs: flat [offset, count, ...], by offset, of unacknowledged offsets with a recorded (confirmed) count. */
+  deliveryCounts?(): Promise<number[]>;
+  /**
+   * The opaque batches of the log in offset order, from the one containing `fromOffset`: offsets,
+   * sizes and the first `headBytes` bytes of each body, never the bodies. Queue logs: only batches
+   * with an unacknowledged offset, with their acknowledged parts in `acked`.
+   */
+  replayBatchHeads?(options: { fromOffset?: number; headBytes: number }): AsyncIterableIterator<BatchHead>;
+  /**
+   * Storage side: copies whole opaque batch bodies, from the batch containing `fromOffset` on
+   * (queue logs: skipping fully acknowledged ones), back to back into `target` at
+   * [address, address + maxBytes), each starting 8-aligned, as many as fit (at most
+   * `READ_INTO_BATCHES_MAX`). A first body that does not fit at all is BATON_MESSAGE_TOO_LARGE.
+   */
+  readBodiesInto?(fromOffset: number, target: Uint8Array, address: number, maxBytes: number): Promise<ReadIntoResult>;
+  /** `readBodiesInto` with the shared arena as the target (RemoteActorLog: the storage thread copies). */
+  readInto?(fromOffset: number, address: number, maxBytes: number): Promise<ReadIntoResult>;
   /** Confirmed records from `fromOffset` (default: the start), in offset order; queues: unacknowledged only. */
   replay(options?: { fromOffset?: number }): AsyncIterableIterator<LogRecord>;
   /** The offset of the first record at or after a time, or null if none is that recent. */

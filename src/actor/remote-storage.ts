@@ -4,24 +4,48 @@
  * ring — no message per record; opening, replay and snapshots (once per actor start) go through
  * comlink. The contract is ActorStorage's: an append resolves once the storage confirmed it
  * (under `fsync: 'always'`, after the covering fsync).
+ *
+ * A queue's opaque batches live in the shared arena: `appendArena` and `readInto` send an
+ * address through the ring and the storage thread copies the bytes itself; batch heads and
+ * delivery counts (once per actor start) come through comlink.
  */
+import assert from 'node:assert/strict';
 import { type Remote, wrap } from 'comlink';
 import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
 import { BATCH_RECORDS_MAX, decodeRecords, readBatchHeader, validateRecord, valueBatchBytes, writeValueBatch } from '../wal/record-batch.js';
 import { writeU32 } from '../wal/byte-codec.js';
-import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
+import { attachWriter, RECORD_HEADER_BYTES, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
-import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, LogKind, LogRecord, RecordInput } from './actor-storage.js';
+import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, CopiedBatch, LogKind, LogRecord, ReadIntoResult, RecordInput } from './actor-storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { encodeRecordInputs } from './record-wire.js';
 import {
+  APPEND_ARENA_ADDRESS,
+  APPEND_ARENA_BYTES,
+  APPEND_ARENA_COUNT,
+  APPEND_ARENA_LENGTH,
+  APPEND_ARENA_TIMESTAMP,
+  CONTROL_PAIRS_PER_REQUEST,
+  COPIED_BATCH_SLOTS,
+  COPIED_COUNT,
+  COPIED_HEADER_SLOTS,
+  COPIED_NEXT,
   type LogHandleInfo,
+  READ_INTO_ADDRESS,
+  READ_INTO_BYTES,
+  READ_INTO_FROM,
+  READ_INTO_MAX_BYTES,
+  STORAGE_ACK_RANGES,
   STORAGE_ACKNOWLEDGE,
   STORAGE_APPEND,
+  STORAGE_APPEND_ARENA,
   READ_FLAG_TOO_LARGE,
   READ_HEADER_BYTES,
   STORAGE_CONFIRMED,
+  STORAGE_COPIED,
+  STORAGE_DELIVERIES,
   STORAGE_READ,
+  STORAGE_READ_INTO,
   STORAGE_RECORDS,
   type StorageConnection,
   type StorageHostApi,
@@ -34,6 +58,18 @@ const CLOSE_WAIT_MS = 2000;
 
 /** Records per replay call: large enough to amortize the round trip, small enough to stream. */
 const REPLAY_CHUNK_RECORDS = 2048;
+
+/** Batch heads per `replayBatchHeads` call (each a few numbers and `headBytes` of body)... */
+const HEADS_CHUNK_BATCHES = 1024;
+/** ...and about this many head bytes per call at most, whatever `headBytes` is. */
+const HEADS_CHUNK_BYTES = 1 << 20;
+
+/** An arena address or length travels as a u32 (the arena is at most 4 GiB). */
+const U32_MAX = 0xffff_ffff;
+/** Every request payload starts with the host's generation (u32). */
+const GENERATION_BYTES = 4;
+/** An ACK_RANGES or DELIVERIES pair: two f64s. */
+const PAIR_BYTES = 16;
 
 /** Writes a request's body in place at `bytes[offset]` (a ring claim, or a buffer when the ring is full). */
 type BodyFill = (bytes: Uint8Array, offset: number) => void;
@@ -88,7 +124,7 @@ export class RemoteActorStorage implements ActorStorage {
       const waiting = this.#waiting.get(record.meta);
       if (waiting === undefined) return;
       this.#waiting.delete(record.meta);
-      if (record.type === STORAGE_CONFIRMED || record.type === STORAGE_RECORDS) {
+      if (record.type === STORAGE_CONFIRMED || record.type === STORAGE_RECORDS || record.type === STORAGE_COPIED) {
         waiting.resolve(record.type, record.copyPayload());
       } else {
         waiting.reject(deserializeError(JSON.parse(new TextDecoder().decode(record.payload())) as SerializedError));
@@ -105,6 +141,16 @@ export class RemoteActorStorage implements ActorStorage {
       log.catch(() => this.#logs.delete(name));
     }
     return log;
+  }
+
+  /**
+   * Pairs (two f64s) one ACK_RANGES or DELIVERIES request carries: CONTROL_PAIRS_PER_REQUEST, or
+   * fewer when this ring's records are smaller (a record holds the generation, then the pairs).
+   */
+  get pairsPerRequest(): number {
+    const fit = Math.floor((this.#requests.memory.maxRecordBytes - RECORD_HEADER_BYTES - GENERATION_BYTES) / PAIR_BYTES);
+    assert.ok(fit >= 1, 'a request ring record holds at least one pair');
+    return Math.min(CONTROL_PAIRS_PER_REQUEST, fit);
   }
 
   /** Sends an append or an acknowledgement through the ring and resolves with the storage's answer. */
@@ -134,6 +180,26 @@ export class RemoteActorStorage implements ActorStorage {
       nextOffset: answerView.getFloat64(16, true),
       tooLarge: (answerView.getUint32(24, true) & READ_FLAG_TOO_LARGE) !== 0,
     };
+  }
+
+  /** Asks the storage thread to copy opaque bodies of a log into arena [address, address + maxBytes) (READ_INTO). */
+  async readInto(handle: number, fromOffset: number, address: number, maxBytes: number): Promise<ReadIntoResult> {
+    const answer = await this.#send(STORAGE_READ_INTO, handle, READ_INTO_BYTES, (bytes, offset) => {
+      const view = new DataView(bytes.buffer, bytes.byteOffset + offset, READ_INTO_BYTES);
+      view.setFloat64(READ_INTO_FROM, fromOffset, true);
+      view.setUint32(READ_INTO_ADDRESS, address, true);
+      view.setUint32(READ_INTO_MAX_BYTES, maxBytes, true);
+    });
+    // The payload is a fresh copy, but not necessarily 8-aligned in its buffer: read through a view.
+    const view = new DataView(answer.buffer, answer.byteOffset, answer.byteLength);
+    const slot = (i: number) => view.getFloat64(i * 8, true);
+    const n = slot(COPIED_COUNT);
+    const batches: CopiedBatch[] = [];
+    for (let i = 0; i < n; i++) {
+      const at = COPIED_HEADER_SLOTS + COPIED_BATCH_SLOTS * i;
+      batches.push({ baseOffset: slot(at), count: slot(at + 1), at: slot(at + 2), length: slot(at + 3) });
+    }
+    return { batches, next: slot(COPIED_NEXT) };
   }
 
   #sendBytes(type: number, handle: number, body: Uint8Array): Promise<Uint8Array> {
@@ -269,6 +335,75 @@ class RemoteActorLog implements ActorLog {
 
   async acknowledge(offsets: readonly number[]): Promise<void> {
     await this.#storage.request(STORAGE_ACKNOWLEDGE, this.#handle, new Uint8Array(Float64Array.from(offsets).buffer));
+  }
+
+  /**
+   * One opaque batch from the arena: only its address, length, count and time go through the
+   * ring; the storage thread copies the bytes. Keep them unchanged until this settles. Appends
+   * in flight are confirmed in the order they were made (ring order).
+   */
+  async appendArena(address: number, length: number, count: number, timestampMs: number): Promise<AppendResult> {
+    if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 1 || address > U32_MAX || length > U32_MAX) {
+      throw new InvalidArgumentError(`appendArena to "${this.name}": address and length must be arena positions (u32, length >= 1), got ${String(address)}, ${String(length)}`);
+    }
+    if (!Number.isInteger(count) || count < 1 || count > BATCH_RECORDS_MAX) throw new InvalidArgumentError(`appendArena to "${this.name}": count must be an integer 1..${BATCH_RECORDS_MAX}, got ${String(count)}`);
+    if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new InvalidArgumentError(`appendArena to "${this.name}": timestampMs must be a non-negative integer, got ${String(timestampMs)}`);
+    const result = await this.#storage.requestWith(STORAGE_APPEND_ARENA, this.#handle, APPEND_ARENA_BYTES, (bytes, offset) => {
+      const view = new DataView(bytes.buffer, bytes.byteOffset + offset, APPEND_ARENA_BYTES);
+      view.setFloat64(APPEND_ARENA_TIMESTAMP, timestampMs, true);
+      view.setUint32(APPEND_ARENA_ADDRESS, address, true);
+      view.setUint32(APPEND_ARENA_LENGTH, length, true);
+      view.setUint32(APPEND_ARENA_COUNT, count, true);
+    });
+    this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
+    return result;
+  }
+
+  acknowledgeRanges(ranges: readonly number[]): Promise<void> {
+    return this.#sendPairs(STORAGE_ACK_RANGES, 'acknowledgeRanges', ranges);
+  }
+
+  recordDeliveries(pairs: readonly number[]): Promise<void> {
+    return this.#sendPairs(STORAGE_DELIVERIES, 'recordDeliveries', pairs);
+  }
+
+  /**
+   * Flat pairs as f64s, `pairsPerRequest` pairs per request at most (in ring order, so a later
+   * pair still wins over an earlier one). The storage thread checks the values.
+   */
+  async #sendPairs(type: number, what: string, flat: readonly number[]): Promise<void> {
+    if (!Array.isArray(flat) || flat.length === 0 || flat.length % 2 !== 0) throw new InvalidArgumentError(`${what} on "${this.name}" needs a non-empty flat array of pairs`);
+    const values = this.#storage.pairsPerRequest * 2;
+    const sent: Promise<AppendResult>[] = [];
+    for (let i = 0; i < flat.length; i += values) {
+      sent.push(this.#storage.request(type, this.#handle, new Uint8Array(Float64Array.from(flat.slice(i, i + values)).buffer)));
+    }
+    await Promise.all(sent);
+  }
+
+  deliveryCounts(): Promise<number[]> {
+    return this.#api.deliveryCounts(this.#handle);
+  }
+
+  /** Heads of the opaque batches through comlink, a chunk per call (once per actor start). */
+  async *replayBatchHeads(options: { fromOffset?: number; headBytes: number }): AsyncIterableIterator<BatchHead> {
+    let from: number | undefined = options.fromOffset;
+    const batchesMax = Math.max(1, Math.min(HEADS_CHUNK_BATCHES, Math.floor(HEADS_CHUNK_BYTES / Math.max(1, options.headBytes))));
+    for (;;) {
+      const { heads, next } = await this.#api.replayHeadsChunk(this.#handle, from, options.headBytes, batchesMax);
+      yield* heads;
+      if (next === null) return;
+      from = next;
+    }
+  }
+
+  /** Whole opaque bodies into arena [address, address + maxBytes), copied by the storage thread (READ_INTO). */
+  readInto(fromOffset: number, address: number, maxBytes: number): Promise<ReadIntoResult> {
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < 0) return Promise.reject(new InvalidArgumentError(`readInto fromOffset must be a non-negative integer, got ${String(fromOffset)}`));
+    if (!Number.isInteger(address) || !Number.isInteger(maxBytes) || address < 0 || maxBytes < 0 || address > U32_MAX || maxBytes > U32_MAX) {
+      return Promise.reject(new InvalidArgumentError(`readInto of "${this.name}": address and maxBytes must be arena positions (u32), got ${String(address)}, ${String(maxBytes)}`));
+    }
+    return this.#storage.readInto(this.#handle, fromOffset, address, maxBytes);
   }
 
   /**

@@ -11,25 +11,52 @@
  * offset and removal count to the hosts through a small shared buffer per log, so that a
  * partition's tail cache never serves records the log dropped. The timer is a chain of
  * setTimeouts (a slow pass never overlaps the next), unref'd, and cleared on close.
+ *
+ * It shares the broker's arena (src/log/arena.ts) when it is given one: a queue's APPEND_ARENA
+ * names a batch in the arena by its address and the service copies it from there into the
+ * WAL's staging buffer (one copy, no bytes through the ring); READ_INTO copies stored bodies
+ * back into a region of the arena the host chose. An address outside the arena is answered
+ * FAILED, never followed.
  */
+import assert from 'node:assert/strict';
 import { expose } from 'comlink';
-import { ClosedError, NotFoundError, serializeError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, NotFoundError, serializeError } from '../errors.js';
+import { Arena } from '../log/arena.js';
 import { attachWriter, RingConsumer, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
-import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, LogRecord, MaintenanceResult } from './actor-storage.js';
+import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, LogRecord, MaintenanceResult, ReadIntoResult } from './actor-storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
 import { BATCH_HEADER_BYTES, type BatchPlan, encodeBatch, planBatch } from '../wal/record-batch.js';
+import { READ_INTO_BATCHES_MAX } from '../wal/wal-log.js';
 import {
+  APPEND_ARENA_ADDRESS,
+  APPEND_ARENA_BYTES,
+  APPEND_ARENA_COUNT,
+  APPEND_ARENA_LENGTH,
+  APPEND_ARENA_TIMESTAMP,
+  COPIED_BATCH_SLOTS,
+  COPIED_COUNT,
+  COPIED_HEADER_SLOTS,
+  COPIED_NEXT,
   type LogHandleInfo,
   READ_FLAG_TOO_LARGE,
   READ_HEADER_BYTES,
   READ_RESPONSE_BYTES_MAX,
+  READ_INTO_ADDRESS,
+  READ_INTO_BYTES,
+  READ_INTO_FROM,
+  READ_INTO_MAX_BYTES,
+  STORAGE_ACK_RANGES,
   STORAGE_ACKNOWLEDGE,
   STORAGE_APPEND,
+  STORAGE_APPEND_ARENA,
   STORAGE_CONFIRMED,
+  STORAGE_COPIED,
+  STORAGE_DELIVERIES,
   STORAGE_FAILED,
   STORAGE_READ,
+  STORAGE_READ_INTO,
   STORAGE_RECORDS,
   type StorageConnection,
   type StorageHostApi,
@@ -45,6 +72,21 @@ export const COMPACTION_INTERVAL_MS_DEFAULT = 30_000;
 export interface StorageServiceOptions {
   /** Time between maintenance passes; 0: never (the storage's own timers only). Default 30000. */
   compactionIntervalMs?: number;
+  /** The broker's arena (a growable SharedArrayBuffer): needed by APPEND_ARENA and READ_INTO. */
+  arena?: SharedArrayBuffer;
+}
+
+/** A COPIED answer stays within a response record, whatever a READ_INTO copied. */
+assert.ok((COPIED_HEADER_SLOTS + COPIED_BATCH_SLOTS * READ_INTO_BATCHES_MAX) * 8 <= READ_RESPONSE_BYTES_MAX, 'a COPIED answer fits a response record');
+
+/** A request's f64 values (ACKNOWLEDGE, ACK_RANGES, DELIVERIES), copied out of its unaligned body. */
+function f64Values(body: Uint8Array): number[] {
+  if (body.byteLength % 8 !== 0) throw new InvalidArgumentError(`a list of f64 values has ${body.byteLength} bytes, not a multiple of 8`);
+  return Array.from(new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)));
+}
+
+function failurePayload(error: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(serializeError(error)));
 }
 
 /** Counters of the maintenance passes, for tests and stats. */
@@ -74,11 +116,29 @@ export class StorageService implements StorageServiceApi {
   #pass: Promise<void> | null = null;
   readonly #maintenance: MaintenanceStats = { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, lastError: null };
   #closed = false;
+  /** The shared arena, or null when the broker gave none (arena requests then fail). */
+  readonly #arena: Arena | null;
 
   constructor(storage: ActorStorage, options: StorageServiceOptions = {}) {
     this.#storage = storage;
     this.#intervalMs = options.compactionIntervalMs ?? COMPACTION_INTERVAL_MS_DEFAULT;
+    this.#arena = options.arena === undefined ? null : new Arena(options.arena);
     this.#schedule();
+  }
+
+  /**
+   * The arena's bytes [address, address + length), checked: a range outside the arena (a stale
+   * or foreign address, a host's bug) is an error for that request, not a read out of bounds.
+   * Returns the arena's whole view (valid for the range; addresses are indexes into it).
+   */
+  #arenaRange(address: number, length: number, what: string): Uint8Array {
+    const arena = this.#arena;
+    if (arena === null) throw new InvalidArgumentError(`${what} names an arena address, but the storage thread has no arena: start it with workerData.arena (StorageServiceOptions.arena)`);
+    if (!Number.isSafeInteger(address) || !Number.isSafeInteger(length) || address < 0 || length < 0 || address + length > arena.length) {
+      throw new InvalidArgumentError(`${what}: arena range [${address}, ${address + length}) is outside the arena (${arena.length} bytes); the address is stale or not from this arena`);
+    }
+    arena.ensure(address + length);
+    return arena.bytes;
   }
 
   /** What the maintenance passes did so far. */
@@ -214,6 +274,26 @@ export class StorageService implements StorageServiceApi {
         return { records, next };
       },
       offsetForTimestamp: (handle: number, timestampMs: number) => this.#log(handle).offsetForTimestamp(timestampMs),
+      replayHeadsChunk: async (handle: number, fromOffset: number | undefined, headBytes: number, batchesMax: number) => {
+        const log = this.#log(handle);
+        if (log.replayBatchHeads === undefined) throw new InvalidArgumentError(`log "${log.name}" has no opaque batches: its storage does not keep them`);
+        const heads: BatchHead[] = [];
+        let next: number | null = null;
+        // One head more than asked for tells where the next chunk starts (or that none does).
+        for await (const head of log.replayBatchHeads({ ...(fromOffset === undefined ? {} : { fromOffset }), headBytes })) {
+          if (heads.length === batchesMax) {
+            next = head.baseOffset;
+            break;
+          }
+          heads.push(head);
+        }
+        return { heads, next };
+      },
+      deliveryCounts: (handle: number) => {
+        const log = this.#log(handle);
+        if (log.deliveryCounts === undefined) throw new InvalidArgumentError(`log "${log.name}" keeps no delivery counts: its storage does not record them`);
+        return log.deliveryCounts();
+      },
       writeSnapshot: (handle: number, snapshot: ActorSnapshot) => this.#log(handle).writeSnapshot(snapshot),
       readSnapshot: (handle: number) => this.#log(handle).readSnapshot(),
     };
@@ -264,8 +344,53 @@ export class StorageService implements StorageServiceApi {
       }
       await responses.write(STORAGE_RECORDS, generation, payload, requestId);
     } catch (error) {
-      await responses.write(STORAGE_FAILED, generation, new TextEncoder().encode(JSON.stringify(serializeError(error))), requestId).catch(() => undefined);
+      await responses.write(STORAGE_FAILED, generation, failurePayload(error), requestId).catch(() => undefined);
     }
+  }
+
+  /**
+   * A READ_INTO: whole opaque bodies into the arena region the host named; answered COPIED with
+   * where each body went, or FAILED (a region outside the arena, a first body larger than it).
+   */
+  async #readInto(log: ActorLog, body: Uint8Array, generation: number, requestId: number, responses: RingWriter): Promise<void> {
+    try {
+      if (body.byteLength !== READ_INTO_BYTES) throw new InvalidArgumentError(`a READ_INTO request has ${body.byteLength} bytes, not ${READ_INTO_BYTES}`);
+      const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      const fromOffset = view.getFloat64(READ_INTO_FROM, true);
+      const address = view.getUint32(READ_INTO_ADDRESS, true);
+      const maxBytes = view.getUint32(READ_INTO_MAX_BYTES, true);
+      if (log.readBodiesInto === undefined) throw new InvalidArgumentError(`log "${log.name}" has no opaque batches: its storage does not keep them`);
+      const target = this.#arenaRange(address, maxBytes, `readInto of "${log.name}"`);
+      const result: ReadIntoResult = await log.readBodiesInto(fromOffset, target, address, maxBytes);
+      assert.ok(result.batches.length <= READ_INTO_BATCHES_MAX, 'readBodiesInto keeps to its batch bound');
+      const answer = new Float64Array(COPIED_HEADER_SLOTS + COPIED_BATCH_SLOTS * result.batches.length);
+      answer[COPIED_NEXT] = result.next;
+      answer[COPIED_COUNT] = result.batches.length;
+      result.batches.forEach((batch, i) => {
+        answer.set([batch.baseOffset, batch.count, batch.at, batch.length], COPIED_HEADER_SLOTS + COPIED_BATCH_SLOTS * i);
+      });
+      await responses.write(STORAGE_COPIED, generation, new Uint8Array(answer.buffer), requestId);
+    } catch (error) {
+      await responses.write(STORAGE_FAILED, generation, failurePayload(error), requestId).catch(() => undefined);
+    }
+  }
+
+  /**
+   * An APPEND_ARENA: the batch at arena [address, address + length) appended as one opaque batch.
+   * Called synchronously from the ring handler, as APPEND is, so that the WAL stages appends in
+   * ring order: the arena bytes are copied into the writer's staging buffer when the batch is
+   * staged (the host keeps them until the append is answered).
+   */
+  #appendArena(log: ActorLog, body: Uint8Array): Promise<AppendResult> {
+    if (body.byteLength !== APPEND_ARENA_BYTES) throw new InvalidArgumentError(`an APPEND_ARENA request has ${body.byteLength} bytes, not ${APPEND_ARENA_BYTES}`);
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const timestampMs = view.getFloat64(APPEND_ARENA_TIMESTAMP, true);
+    const address = view.getUint32(APPEND_ARENA_ADDRESS, true);
+    const length = view.getUint32(APPEND_ARENA_LENGTH, true);
+    const count = view.getUint32(APPEND_ARENA_COUNT, true);
+    if (log.appendOpaque === undefined) throw new InvalidArgumentError(`log "${log.name}" cannot take opaque batches: its storage does not keep them`);
+    const arena = this.#arenaRange(address, length, `appendArena to "${log.name}"`);
+    return log.appendOpaque(arena.subarray(address, address + length), count, timestampMs);
   }
 
   /** One request from a host ring. Its bytes are copied before this returns: the ring reuses them. */
@@ -274,19 +399,36 @@ export class StorageService implements StorageServiceApi {
     const generation = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
     const body = bytes.subarray(4);
     const requestId = record.meta;
-    let done: Promise<{ baseOffset: number; lastOffset: number }>;
+    let done: Promise<AppendResult>;
+    const noOffsets = (): AppendResult => ({ baseOffset: -1, lastOffset: -1 });
     try {
       const log = this.#log(record.destination);
-      if (record.type === STORAGE_APPEND) {
-        done = log.appendEncoded !== undefined ? log.appendEncoded(body) : log.append(decodeRecordInputs(body));
-      } else if (record.type === STORAGE_READ) {
-        void this.#read(log, body, generation, requestId, responses);
-        return;
-      } else if (record.type === STORAGE_ACKNOWLEDGE) {
-        const offsets = Array.from(new Float64Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)));
-        done = log.acknowledge(offsets).then(() => ({ baseOffset: -1, lastOffset: -1 }));
-      } else {
-        throw new Error(`unknown storage request type ${record.type}`);
+      switch (record.type) {
+        case STORAGE_APPEND:
+          done = log.appendEncoded !== undefined ? log.appendEncoded(body) : log.append(decodeRecordInputs(body));
+          break;
+        case STORAGE_APPEND_ARENA:
+          done = this.#appendArena(log, body);
+          break;
+        case STORAGE_READ:
+          void this.#read(log, body, generation, requestId, responses);
+          return;
+        case STORAGE_READ_INTO:
+          void this.#readInto(log, body, generation, requestId, responses);
+          return;
+        case STORAGE_ACKNOWLEDGE:
+          done = log.acknowledge(f64Values(body)).then(noOffsets);
+          break;
+        case STORAGE_ACK_RANGES:
+          if (log.acknowledgeRanges === undefined) throw new InvalidArgumentError(`log "${log.name}" cannot take acknowledgements by range: its storage does not`);
+          done = log.acknowledgeRanges(f64Values(body)).then(noOffsets);
+          break;
+        case STORAGE_DELIVERIES:
+          if (log.recordDeliveries === undefined) throw new InvalidArgumentError(`log "${log.name}" cannot record deliveries: its storage does not`);
+          done = log.recordDeliveries(f64Values(body)).then(noOffsets);
+          break;
+        default:
+          throw new Error(`unknown storage request type ${record.type}`);
       }
     } catch (error) {
       done = Promise.reject(error);
@@ -296,7 +438,7 @@ export class StorageService implements StorageServiceApi {
         const answer = new Float64Array([baseOffset, lastOffset]);
         return responses.write(STORAGE_CONFIRMED, generation, new Uint8Array(answer.buffer), requestId);
       },
-      (error: unknown) => responses.write(STORAGE_FAILED, generation, new TextEncoder().encode(JSON.stringify(serializeError(error))), requestId),
+      (error: unknown) => responses.write(STORAGE_FAILED, generation, failurePayload(error), requestId),
     ).catch(() => {
       // The responses ring closed: the service is shutting down.
     });

@@ -63,6 +63,10 @@ export async function runInspectCommand(argv: string[]): Promise<number> {
   out.push('log                              first offset  last offset     records       bytes  segments  ack batches');
   for (const l of report.logs) {
     out.push(`${l.name.padEnd(32)} ${String(l.firstOffset).padStart(12)}  ${String(l.lastOffset).padStart(11)}  ${String(l.records).padStart(10)}  ${String(l.bytes).padStart(10)}  ${String(l.segments).padStart(8)}  ${String(l.ackBatches).padStart(11)}`);
+    // Opaque batches are not decoded: their messages are counted in `records`, their bodies summed here.
+    if (l.opaqueBatches > 0 || l.deliveryBatches > 0) {
+      out.push(`  ${l.opaqueBatches} opaque batch(es): opaque, ${l.opaqueMessages} messages, ${l.opaqueBytes} bytes; ${l.deliveryBatches} delivery-count batch(es)`);
+    }
   }
   out.push('');
   out.push(`CRC checked: ${(report.bytesScanned / 1e6).toFixed(1)} MB at ${report.mbPerSec.toFixed(0)} MB/s`);

@@ -7,6 +7,7 @@
  * order collapses to the single range [start, next).
  */
 import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../errors.js';
 import { ByteReader, varintBytes, writeVarint } from './byte-codec.js';
 
 export class AckRanges {
@@ -51,7 +52,8 @@ export class AckRanges {
     b.splice(first * 2, (last - first) * 2, newStart, newEnd);
   }
 
-  has(offset: number): boolean {
+  /** Index of the first range ending after `offset` (the one holding it, if any); rangeCount if none. */
+  #rangeFrom(offset: number): number {
     const b = this.#bounds;
     let lo = 0;
     let hi = b.length / 2;
@@ -60,7 +62,32 @@ export class AckRanges {
       if (b[mid * 2 + 1]! <= offset) lo = mid + 1;
       else hi = mid;
     }
-    return lo < b.length / 2 && b[lo * 2]! <= offset;
+    return lo;
+  }
+
+  has(offset: number): boolean {
+    const i = this.#rangeFrom(offset);
+    return i < this.#bounds.length / 2 && this.#bounds[i * 2]! <= offset;
+  }
+
+  /** Every offset of [start, end) is acknowledged. One range must hold them all: ranges never touch. */
+  covers(start: number, end: number): boolean {
+    const i = this.#rangeFrom(start);
+    return i < this.#bounds.length / 2 && this.#bounds[i * 2]! <= start && this.#bounds[i * 2 + 1]! >= end;
+  }
+
+  /** The lowest offset >= `offset` that is not acknowledged, by binary search (`firstUnackedFrom` walks). */
+  firstUnackedAt(offset: number): number {
+    const i = this.#rangeFrom(offset);
+    return i < this.#bounds.length / 2 && this.#bounds[i * 2]! <= offset ? this.#bounds[i * 2 + 1]! : offset;
+  }
+
+  /** The acknowledged parts of [start, end), clipped to it: flat [start0, end0, ...]; empty when none. */
+  within(start: number, end: number): number[] {
+    const b = this.#bounds;
+    const out: number[] = [];
+    for (let i = this.#rangeFrom(start) * 2; i < b.length && b[i]! < end; i += 2) out.push(Math.max(b[i]!, start), Math.min(b[i + 1]!, end));
+    return out;
   }
 
   /** The lowest offset >= `from` that is not acknowledged. */
@@ -88,6 +115,35 @@ export class AckRanges {
     for (let i = 0; i < this.#bounds.length; i += 2) out.push([this.#bounds[i]!, this.#bounds[i + 1]!]);
     return out;
   }
+}
+
+/**
+ * Flat half-open ranges [start0, end0, start1, end1, ...] (`acknowledgeRanges`) checked against a
+ * log's offsets (0..nextOffset-1), as sorted, merged ranges.
+ */
+export function toAckRangesFromFlat(logName: string, flat: readonly number[], nextOffset: number): Array<[number, number]> {
+  if (!Array.isArray(flat) || flat.length === 0 || flat.length % 2 !== 0) {
+    throw new InvalidArgumentError(`acknowledgeRanges on "${logName}" needs a non-empty flat array of [start, end) pairs`);
+  }
+  const ranges: Array<[number, number]> = [];
+  let sorted = true;
+  for (let i = 0; i < flat.length; i += 2) {
+    const start = flat[i]!;
+    const end = flat[i + 1]!;
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start || end > nextOffset) {
+      throw new InvalidArgumentError(`cannot acknowledge [${String(start)}, ${String(end)}) of "${logName}": a range is [start, end) with start < end, within its offsets 0..${nextOffset - 1}`);
+    }
+    if (ranges.length > 0 && start < ranges[ranges.length - 1]![0]) sorted = false;
+    ranges.push([start, end]);
+  }
+  if (!sorted) ranges.sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const range of ranges) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && range[0] <= last[1]) last[1] = Math.max(last[1], range[1]);
+    else merged.push(range);
+  }
+  return merged;
 }
 
 /** Offsets as sorted, merged, half-open ranges (one pass when they come in order, as they mostly do). */

@@ -19,8 +19,8 @@ import path from 'node:path';
 import type { RecordInput } from '../actor/actor-storage.js';
 import { CorruptLogError } from '../errors.js';
 import type { FileLayer } from './file-layer.js';
-import { BATCH_FLAG_CONTROL, type BatchLocation, type LogState } from './log-state.js';
-import { BATCH_ATTR_CONTROL, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader } from './record-batch.js';
+import { BATCH_FLAG_CONTROL, BATCH_FLAG_OPAQUE, batchFlags, type BatchLocation, type LogState } from './log-state.js';
+import { BATCH_ATTR_CONTROL, BATCH_ATTR_OPAQUE, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader } from './record-batch.js';
 import { scanSegmentFile } from './recovery.js';
 import { CLEANED_SUFFIX, Segment } from './segment.js';
 import { readSegmentRange } from './wal-log.js';
@@ -57,7 +57,8 @@ async function newestOffsets(context: CompactionContext, log: LogState): Promise
   let window: Parameters<typeof readSegmentRange>[4] = null;
   for (let i = 0; i < log.batches.count; i++) {
     const row = log.batches.at(i);
-    if ((row.flags & BATCH_FLAG_CONTROL) !== 0) continue;
+    // Control batches hold no keyed records; opaque ones no records at all (compacted logs refuse them).
+    if ((row.flags & (BATCH_FLAG_CONTROL | BATCH_FLAG_OPAQUE)) !== 0) continue;
     const segment = byBase.get(row.segmentBaseLsn);
     if (segment === undefined) continue;
     const read = await readSegmentRange(context.files, segment, row.position, row.length, window);
@@ -99,7 +100,7 @@ async function rewriteSegment(
   const outcome = await scanSegmentFile(context.files, segment.path, context.batchBytesMax, ({ header, buf, bufPos }) => {
     const entry = newestByLog.get(header.logName);
     let out: Buffer;
-    if (entry === undefined || (header.attributes & BATCH_ATTR_CONTROL) !== 0) {
+    if (entry === undefined || (header.attributes & (BATCH_ATTR_CONTROL | BATCH_ATTR_OPAQUE)) !== 0) {
       out = Buffer.from(buf.subarray(bufPos, bufPos + header.batchLength));
     } else {
       const policy = entry.log.policy!;
@@ -134,7 +135,7 @@ async function rewriteSegment(
       position: size,
       length: out.byteLength,
       maxTimestampMs,
-      flags: (header.attributes & BATCH_ATTR_CONTROL) !== 0 ? BATCH_FLAG_CONTROL : 0,
+      flags: batchFlags(header.attributes),
     });
     rows.set(header.logName, logRows);
     chunks.push(out);

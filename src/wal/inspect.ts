@@ -1,7 +1,8 @@
 /**
  * `inspectDataDir`: a read-only look at a data directory, for `baton inspect`. It takes no lock
  * and changes nothing (it may run beside a live broker): it lists segments and logs with their
- * offsets and sizes, verifies every batch's CRC, checks the index files against the data, and
+ * offsets and sizes (opaque batches counted as their messages and body bytes, never decoded),
+ * verifies every batch's CRC, checks the index files against the data, and
  * classifies what it finds by the recovery rules: a bad batch in a trusted region is corruption;
  * one past the checkpoint in the newest segment is a torn tail that recovery would cut.
  */
@@ -9,7 +10,7 @@ import path from 'node:path';
 import { CorruptLogError } from '../errors.js';
 import { type Checkpoint, readCheckpoint } from './checkpoint.js';
 import type { FileLayer } from './file-layer.js';
-import { BATCH_ATTR_CONTROL } from './record-batch.js';
+import { BATCH_ATTR_CONTROL, BATCH_ATTR_DELIVERIES, BATCH_ATTR_OPAQUE, batchBodyStart } from './record-batch.js';
 import { scanSegmentFile } from './recovery.js';
 import { OffsetIndex } from './offset-index.js';
 import { parseSegmentFileName, Segment } from './segment.js';
@@ -19,11 +20,18 @@ import { WAL_DEFAULTS, WAL_DIR } from './wal.js';
 export interface InspectedLog {
   name: string;
   batches: number;
+  /** Records, with the messages of opaque batches (one per offset they span). */
   records: number;
   firstOffset: number;
   lastOffset: number;
   bytes: number;
   ackBatches: number;
+  /** Opaque batches (record-batch.ts), their messages and their body bytes. */
+  opaqueBatches: number;
+  opaqueMessages: number;
+  opaqueBytes: number;
+  /** Delivery-count control batches (delivery-counts.ts). */
+  deliveryBatches: number;
   segments: number;
 }
 
@@ -99,14 +107,34 @@ export async function inspectDataDir(files: FileLayer, dataDir: string, onlyLog?
         seen.add(header.logName);
         let log = logs.get(header.logName);
         if (log === undefined) {
-          log = { name: header.logName, batches: 0, records: 0, firstOffset: header.logBaseOffset, lastOffset: header.logBaseOffset, bytes: 0, ackBatches: 0, segments: 0 };
+          log = {
+            name: header.logName,
+            batches: 0,
+            records: 0,
+            firstOffset: header.logBaseOffset,
+            lastOffset: header.logBaseOffset,
+            bytes: 0,
+            ackBatches: 0,
+            opaqueBatches: 0,
+            opaqueMessages: 0,
+            opaqueBytes: 0,
+            deliveryBatches: 0,
+            segments: 0,
+          };
           logs.set(header.logName, log);
         }
         log.batches += 1;
         log.records += header.recordCount;
         log.lastOffset = header.logBaseOffset + span - 1;
         log.bytes += header.batchLength;
-        if ((header.attributes & BATCH_ATTR_CONTROL) !== 0) log.ackBatches += 1;
+        if ((header.attributes & BATCH_ATTR_OPAQUE) !== 0) {
+          log.opaqueBatches += 1;
+          log.opaqueMessages += header.recordCount;
+          log.opaqueBytes += header.batchLength - batchBodyStart(Buffer.byteLength(header.logName, 'utf8'));
+        } else if ((header.attributes & BATCH_ATTR_CONTROL) !== 0) {
+          if ((header.attributes & BATCH_ATTR_DELIVERIES) !== 0) log.deliveryBatches += 1;
+          else log.ackBatches += 1;
+        }
         return null;
       },
       (n) => {

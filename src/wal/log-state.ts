@@ -9,6 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { AckRanges } from './ack-ranges.js';
+import { DeliveryCounts } from './delivery-counts.js';
+import { BATCH_ATTR_CONTROL, BATCH_ATTR_OPAQUE } from './record-batch.js';
 
 export type LogKind = 'queue' | 'topic' | 'state';
 
@@ -24,7 +26,15 @@ export interface LogPolicy {
   tombstoneRetentionMs: number;
 }
 
+/** Directory row flags (one byte per row). CONTROL: an ack or delivery-count batch, no data. */
 export const BATCH_FLAG_CONTROL = 1;
+/** OPAQUE: an opaque batch (record-batch.ts), read by `replayBatchHeads`/`readBodiesInto`, skipped by `replay`. */
+export const BATCH_FLAG_OPAQUE = 2;
+
+/** The directory flags of a batch with these attributes (record-batch.ts BATCH_ATTR_*). */
+export function batchFlags(attributes: number): number {
+  return ((attributes & BATCH_ATTR_CONTROL) !== 0 ? BATCH_FLAG_CONTROL : 0) | ((attributes & BATCH_ATTR_OPAQUE) !== 0 ? BATCH_FLAG_OPAQUE : 0);
+}
 
 /** One row of the directory, as a value (for reads; the rows themselves are columns). */
 export interface BatchLocation {
@@ -161,6 +171,8 @@ export class LogState {
   readonly batches = new BatchDirectory();
   /** Acknowledged offsets (queue logs; ack control records of any log land here). */
   readonly acked = new AckRanges();
+  /** Queue logs: the latest recorded delivery count of unacknowledged offsets (delivery-counts.ts). */
+  readonly deliveries = new DeliveryCounts();
   /** The offset the next record appended gets. Reserved at append time, before the write. */
   nextOffset = 0;
   /** Offset of the first record still stored; earlier ones went with deleted segments. */
@@ -175,6 +187,24 @@ export class LogState {
   constructor(name: string) {
     this.name = name;
     this.nameBytes = Buffer.from(name, 'utf8');
+  }
+
+  /**
+   * Indexes a confirmed batch and applies what it says: acknowledgements (which also drop those
+   * offsets' delivery counts), delivery counts, and a control batch's acknowledgement of its own
+   * offset. The writer's commit and recovery both call it, in LSN order, so that a log's state
+   * after a restart is the state it had before.
+   */
+  commitBatch(row: BatchLocation, ackRanges: ReadonlyArray<readonly [number, number]> | null, deliveries: readonly number[] | null): void {
+    this.batches.push(row);
+    if (deliveries !== null) this.deliveries.record(deliveries, (offset) => this.acked.has(offset));
+    if (ackRanges !== null) {
+      for (const [start, end] of ackRanges) {
+        this.acked.add(start, end);
+        this.deliveries.forget(start, end);
+      }
+    }
+    if ((row.flags & BATCH_FLAG_CONTROL) !== 0) this.acked.add(row.logBaseOffset, row.logBaseOffset + row.span);
   }
 
   /** Lowest offset >= startOffset that is not acknowledged (queues: the first unacked message). */

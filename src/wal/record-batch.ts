@@ -44,8 +44,30 @@
  * batch and keep every survivor's offset. `lastOffsetDelta` keeps the batch's span even when its
  * last records were compacted away, so the next batch's `baseLsn` still follows it.
  *
- * Batch attributes: bit 0 marks a control batch (its one record acknowledges offsets of a queue,
- * see ack-record.ts); the other bits are zero in version 1 and a reader rejects them.
+ * Opaque batch (attribute bit 1): the same header, then the log name, then a body the WAL does not
+ * look into (a queue batch of the arena, src/broker/queue/queue-batch.ts, stored byte for byte):
+ *
+ * ```
+ * 0                          56                    56 + logNameBytes                batchLength
+ * +--------------------------+---------------------+--------------------------------+
+ * | header (as above)        | logName (utf8)      | body (opaque, no record framing)|
+ * +--------------------------+---------------------+--------------------------------+
+ *   recordCount = the body's message count, lastOffsetDelta = recordCount - 1 (exactly),
+ *   firstTimestampMs = maxTimestampMs = the batch's timestamp
+ * ```
+ *
+ * It spans `recordCount` offsets and LSNs as a record batch of that many records does, so
+ * offsets, acknowledgements and retention treat both alike; only `decodeRecords` refuses it
+ * (there are no records to decode). Opaque batches are never compacted (compacted logs refuse them).
+ *
+ * Batch attributes (a reader rejects unknown bits and impossible combinations):
+ *   bit 0  CONTROL     the batch is the log's bookkeeping, not data; it acknowledges its own offset.
+ *                      Its one record is an acknowledgement (ack-ranges.ts: `varint count`, then
+ *                      `varint start, varint length` per range), or with bit 2 a delivery record.
+ *   bit 1  OPAQUE      an opaque body, as drawn above (never with CONTROL)
+ *   bit 2  DELIVERIES  with CONTROL: the record's value holds queue delivery counts
+ *                      (delivery-counts.ts: `varint n`, then n x `varint offsetDelta, varint count`,
+ *                      offsets rising, the first delta from 0)
  */
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
@@ -87,7 +109,11 @@ export const BATCH_HEADER_BYTES = 56;
 export const BATCH_CRC_START = 8;
 
 export const BATCH_ATTR_CONTROL = 0x01;
-const BATCH_ATTR_KNOWN = BATCH_ATTR_CONTROL;
+/** An opaque body instead of records (see the layout above). */
+export const BATCH_ATTR_OPAQUE = 0x02;
+/** With CONTROL: a delivery-count record instead of an acknowledgement. */
+export const BATCH_ATTR_DELIVERIES = 0x04;
+const BATCH_ATTR_KNOWN = BATCH_ATTR_CONTROL | BATCH_ATTR_OPAQUE | BATCH_ATTR_DELIVERIES;
 
 /** Log names are file- and header-safe: they name snapshot files and fit the u16 length field. */
 export const LOG_NAME_BYTES_MAX = 200;
@@ -425,11 +451,62 @@ export function readBatchHeader(buf: Uint8Array, pos: number): BatchHeader {
   if (header.recordCount === 0 || header.recordCount > BATCH_RECORDS_MAX) throw new MalformedError(`record count ${header.recordCount}`);
   if (header.lastOffsetDelta < header.recordCount - 1) throw new MalformedError('lastOffsetDelta smaller than the record count');
   if (logNameBytes === 0) throw new MalformedError('empty log name');
+  const attributes = header.attributes;
+  if ((attributes & BATCH_ATTR_OPAQUE) !== 0) {
+    if ((attributes & (BATCH_ATTR_CONTROL | BATCH_ATTR_DELIVERIES)) !== 0) throw new MalformedError(`opaque batch with control attributes 0x${attributes.toString(16)}`);
+    // An opaque batch is never compacted: its span is its message count, exactly.
+    if (header.lastOffsetDelta !== header.recordCount - 1) throw new MalformedError(`opaque batch of ${header.recordCount} messages spans ${header.lastOffsetDelta + 1} offsets`);
+  } else if ((attributes & BATCH_ATTR_DELIVERIES) !== 0 && (attributes & BATCH_ATTR_CONTROL) === 0) {
+    throw new MalformedError('delivery attribute without the control attribute');
+  }
   return header;
+}
+
+/** Where the body of a batch starts, from the batch's start: after the header and the log name. */
+export function batchBodyStart(logNameBytes: number): number {
+  return BATCH_HEADER_BYTES + logNameBytes;
+}
+
+/** The encoded size of an opaque batch of `bodyBytes` for the log named `logName`. */
+export function opaqueBatchBytes(logName: Uint8Array, bodyBytes: number): number {
+  return BATCH_HEADER_BYTES + logName.byteLength + bodyBytes;
+}
+
+/**
+ * Encodes an opaque batch at `target[pos]`: the header (attributes from `fields`, which must
+ * include BATCH_ATTR_OPAQUE), the log name, and `body` copied as it is. Returns the CRC (0 with
+ * `checksum: false`).
+ */
+export function encodeOpaqueBatch(target: Buffer, pos: number, fields: BatchFields, body: Uint8Array, count: number, timestampMs: number): number {
+  assert.ok((fields.attributes & BATCH_ATTR_OPAQUE) !== 0 && (fields.attributes & BATCH_ATTR_CONTROL) === 0, 'an opaque batch has the opaque attribute and no control one');
+  assert.ok(Number.isInteger(count) && count > 0 && count <= BATCH_RECORDS_MAX, 'an opaque batch holds 1..BATCH_RECORDS_MAX messages');
+  const batchLength = opaqueBatchBytes(fields.logName, body.byteLength);
+  assert.ok(pos + batchLength <= target.byteLength, 'batch does not fit its target buffer');
+  writeU32(target, pos + BATCH_LENGTH_OFFSET, batchLength);
+  target[pos + BATCH_VERSION_OFFSET] = BATCH_VERSION;
+  target[pos + BATCH_ATTRIBUTES_OFFSET] = fields.attributes;
+  writeU16(target, pos + BATCH_LOG_NAME_BYTES_OFFSET, fields.logName.byteLength);
+  writeU32(target, pos + BATCH_RECORD_COUNT_OFFSET, count);
+  writeU64(target, pos + BATCH_BASE_LSN_OFFSET, fields.baseLsn);
+  writeU64(target, pos + BATCH_LOG_BASE_OFFSET_OFFSET, fields.logBaseOffset);
+  writeU64(target, pos + BATCH_FIRST_TIMESTAMP_OFFSET, timestampMs);
+  writeU64(target, pos + BATCH_MAX_TIMESTAMP_OFFSET, timestampMs);
+  writeU32(target, pos + BATCH_LAST_OFFSET_DELTA_OFFSET, count - 1);
+  writeU32(target, pos + BATCH_WRITER_EPOCH_OFFSET, fields.writerEpoch);
+  target.set(fields.logName, pos + BATCH_HEADER_BYTES);
+  target.set(body, pos + BATCH_HEADER_BYTES + fields.logName.byteLength);
+  if (fields.checksum === false) {
+    writeU32(target, pos + BATCH_CRC_OFFSET, 0);
+    return 0;
+  }
+  const crc = crc32(target.subarray(pos + BATCH_CRC_START, pos + batchLength));
+  writeU32(target, pos + BATCH_CRC_OFFSET, crc);
+  return crc;
 }
 
 /** Decodes the records of a checked batch. The records' bytes are views into `buf`. */
 export function decodeRecords(buf: Uint8Array, pos: number, header: BatchHeader): LogRecord[] {
+  if ((header.attributes & BATCH_ATTR_OPAQUE) !== 0) throw new MalformedError(`the batch at offset ${header.logBaseOffset} of "${header.logName}" is opaque: it has no records to decode`);
   const reader = new ByteReader(buf, pos + BATCH_HEADER_BYTES + Buffer.byteLength(header.logName, 'utf8'), pos + header.batchLength);
   const records: LogRecord[] = [];
   let previousDelta = -1;

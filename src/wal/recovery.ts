@@ -23,8 +23,9 @@ import { decodeAckValue } from './ack-ranges.js';
 import { MalformedError, readU32 } from './byte-codec.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { FileLayer } from './file-layer.js';
-import { BATCH_FLAG_CONTROL, LogState } from './log-state.js';
-import { BATCH_ATTR_CONTROL, BATCH_HEADER_BYTES, type BatchHeader, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js';
+import { decodeDeliveryValue } from './delivery-counts.js';
+import { batchFlags, LogState } from './log-state.js';
+import { BATCH_ATTR_CONTROL, BATCH_ATTR_DELIVERIES, BATCH_HEADER_BYTES, type BatchHeader, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js';
 import { CLEANED_SUFFIX, parseSegmentFileName, Segment } from './segment.js';
 
 export interface RecoveryProgress {
@@ -224,11 +225,16 @@ export async function recover(options: RecoveryOptions): Promise<RecoveryResult>
           return `log "${header.logName}" offset ${header.logBaseOffset} below its next offset ${log.nextOffset}`;
         }
         let ackRanges: Array<[number, number]> | null = null;
-        if ((header.attributes & BATCH_ATTR_CONTROL) !== 0) {
+        let deliveries: number[] | null = null;
+        const control = (header.attributes & BATCH_ATTR_CONTROL) !== 0;
+        if (control) {
+          const what = (header.attributes & BATCH_ATTR_DELIVERIES) !== 0 ? 'delivery' : 'ack';
           try {
-            ackRanges = decodeRecords(buf, bufPos, header).flatMap((record) => (record.value === null ? [] : decodeAckValue(record.value)));
+            const values = decodeRecords(buf, bufPos, header).flatMap((record) => (record.value === null ? [] : [record.value]));
+            if (what === 'delivery') deliveries = values.flatMap((value) => decodeDeliveryValue(value));
+            else ackRanges = values.flatMap((value) => decodeAckValue(value));
           } catch (error) {
-            if (error instanceof MalformedError) return `malformed ack record: ${error.message}`;
+            if (error instanceof MalformedError) return `malformed ${what} record: ${error.message}`;
             throw error;
           }
         }
@@ -248,20 +254,20 @@ export async function recover(options: RecoveryOptions): Promise<RecoveryResult>
           length: header.batchLength,
           maxTimestampMs: header.maxTimestampMs,
         });
-        log.batches.push({
-          lsn: header.baseLsn,
-          logBaseOffset: header.logBaseOffset,
-          span,
-          segmentBaseLsn: base,
-          position,
-          length: header.batchLength,
-          maxTimestampMs: header.maxTimestampMs,
-          flags: ackRanges === null ? 0 : BATCH_FLAG_CONTROL,
-        });
-        if (ackRanges !== null) {
-          for (const [start, end] of ackRanges) log.acked.add(start, end);
-          log.acked.add(header.logBaseOffset, header.logBaseOffset + span);
-        }
+        log.commitBatch(
+          {
+            lsn: header.baseLsn,
+            logBaseOffset: header.logBaseOffset,
+            span,
+            segmentBaseLsn: base,
+            position,
+            length: header.batchLength,
+            maxTimestampMs: header.maxTimestampMs,
+            flags: batchFlags(header.attributes),
+          },
+          ackRanges,
+          deliveries,
+        );
         log.nextOffset = header.logBaseOffset + span;
         expectedLsn = header.baseLsn + span;
         stats.batches += 1;
@@ -310,6 +316,12 @@ export async function recover(options: RecoveryOptions): Promise<RecoveryResult>
     }
     segments.push(segment);
     nextLsn = Math.max(nextLsn, expectedLsn);
+  }
+  for (const log of logs.values()) {
+    // A delivery record may name an offset whose acknowledgement went with a segment retention
+    // deleted (it was recorded after the ack, and ignored then): every offset below the log's
+    // first retained one was acknowledged, so no count below it is real.
+    log.deliveries.forget(0, log.startOffset);
   }
   stats.durationMs = performance.now() - started;
   stats.mbPerSec = stats.durationMs > 0 ? stats.bytesScanned / 1e6 / (stats.durationMs / 1000) : 0;

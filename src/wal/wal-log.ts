@@ -6,14 +6,37 @@
  * Replay re-reads what is on disk and checks every batch's CRC again as it reads it (CRCs are
  * checked on every read, not only at recovery), and that the batch is the one the directory
  * expects: a mismatch is `CorruptLogError` with the file and offset.
+ *
+ * Opaque batches (a queue's arena batches, stored byte for byte) have their own readers:
+ * `replayBatchHeads` (metadata and the first bytes of each body) and `readBodiesInto` (whole
+ * bodies, CRC checked). `replay` skips them, and they skip record batches, so a log that holds
+ * both (written before and after the arena) is read whole by calling both.
  */
-import type { ActorLog, ActorSnapshot, AppendResult, LogRecord, RecordInput } from '../actor/actor-storage.js';
+import type { ActorLog, ActorSnapshot, AppendResult, BatchHead, CopiedBatch, LogRecord, ReadIntoResult, RecordInput } from '../actor/actor-storage.js';
 import { CorruptLogError, InvalidArgumentError, MessageTooLargeError } from '../errors.js';
-import { encodeAckRanges, toAckRanges } from './ack-ranges.js';
-import { MalformedError } from './byte-codec.js';
+import { encodeAckRanges, toAckRanges, toAckRangesFromFlat } from './ack-ranges.js';
+import { MalformedError, readU16 } from './byte-codec.js';
+import { encodeDeliveryValue, normalizeDeliveryPairs } from './delivery-counts.js';
 import type { FileLayer } from './file-layer.js';
-import { BATCH_FLAG_CONTROL, type LogKind, type LogState } from './log-state.js';
-import { BATCH_ATTR_CONTROL, BATCH_RECORDS_MAX, type BatchHeader, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader, restampBatch, validateRecord } from './record-batch.js';
+import { BATCH_FLAG_CONTROL, BATCH_FLAG_OPAQUE, type BatchLocation, type LogKind, type LogState } from './log-state.js';
+import {
+  BATCH_ATTR_CONTROL,
+  BATCH_ATTR_DELIVERIES,
+  BATCH_ATTR_OPAQUE,
+  BATCH_LOG_NAME_BYTES_OFFSET,
+  BATCH_RECORDS_MAX,
+  type BatchHeader,
+  batchBodyStart,
+  checkBatch,
+  decodeRecords,
+  encodeBatch,
+  encodeOpaqueBatch,
+  opaqueBatchBytes,
+  planBatch,
+  readBatchHeader,
+  restampBatch,
+  validateRecord,
+} from './record-batch.js';
 import type { Segment } from './segment.js';
 import { readSnapshotFile, writeSnapshotFile } from './snapshot-file.js';
 import type { BatchRequest, WalWriter } from './wal-writer.js';
@@ -33,6 +56,15 @@ export interface WalCore {
 }
 
 const READ_AHEAD_BYTES = 1 << 20;
+/**
+ * Bodies one `readBodiesInto` copies at most, whatever `maxBytes` allows: bounds the work of one
+ * call and the size of its answer (a ring record of 4 numbers a batch, storage-protocol.ts).
+ */
+export const READ_INTO_BATCHES_MAX = 2048;
+/** Bodies start 8-aligned in the target (the arena's views read f64 and u32 fields in place). */
+const READ_INTO_ALIGN = 8;
+/** `replayBatchHeads` copies at most this much of each body. */
+export const HEAD_BYTES_MAX = 64 * 1024;
 
 interface ReadWindow {
   segment: Segment;
@@ -113,7 +145,7 @@ export class WalLog implements ActorLog {
     if (length > this.#core.batchBytesMax) {
       throw new MessageTooLargeError(`append to "${this.name}" encodes to ${length} bytes, more than batchBytesMax ${this.#core.batchBytesMax}: split it`);
     }
-    const placed = await this.#core.writer().submit({ log: this.#state, length, span: lastOffsetDelta + 1, maxTimestampMs, ackRanges: null, encode });
+    const placed = await this.#core.writer().submit({ log: this.#state, length, span: lastOffsetDelta + 1, maxTimestampMs, ackRanges: null, deliveries: null, flags: 0, encode });
     return { baseOffset: placed.logBaseOffset, lastOffset: placed.logBaseOffset + placed.span - 1 };
   }
 
@@ -144,9 +176,46 @@ export class WalLog implements ActorLog {
     );
   }
 
+  /**
+   * One opaque batch of `count` messages (record-batch.ts): `body` is copied into the writer's
+   * staging buffer as it is, when the batch is staged (so keep it unchanged until this settles).
+   */
+  async appendOpaque(body: Uint8Array, count: number, timestampMs: number): Promise<AppendResult> {
+    this.#core.assertOpen();
+    if (!(body instanceof Uint8Array) || body.byteLength === 0) throw new InvalidArgumentError(`appendOpaque to "${this.name}" needs a non-empty Uint8Array body`);
+    if (!Number.isSafeInteger(count) || count < 1 || count > BATCH_RECORDS_MAX) {
+      throw new InvalidArgumentError(`appendOpaque to "${this.name}": count must be an integer 1..${BATCH_RECORDS_MAX}, got ${String(count)}`);
+    }
+    if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) {
+      throw new InvalidArgumentError(`appendOpaque to "${this.name}": timestampMs must be a non-negative integer, got ${String(timestampMs)}`);
+    }
+    if (this.#state.policy?.compact ?? false) {
+      throw new InvalidArgumentError(`log "${this.name}" is compacted by key: an opaque batch has no keys; append records instead`);
+    }
+    const nameBytes = this.#state.nameBytes;
+    const length = opaqueBatchBytes(nameBytes, body.byteLength);
+    if (length > this.#core.batchBytesMax) {
+      throw new MessageTooLargeError(`opaque batch for "${this.name}" is ${length} bytes, more than batchBytesMax ${this.#core.batchBytesMax}: split it`);
+    }
+    const epoch = this.#core.writerEpoch;
+    const placed = await this.#core.writer().submit({
+      log: this.#state,
+      length,
+      span: count,
+      maxTimestampMs: timestampMs,
+      ackRanges: null,
+      deliveries: null,
+      flags: BATCH_FLAG_OPAQUE,
+      encode: (buf, pos, lsn, logBaseOffset) => {
+        encodeOpaqueBatch(buf, pos, { attributes: BATCH_ATTR_OPAQUE, baseLsn: lsn, logBaseOffset, writerEpoch: epoch, logName: nameBytes }, body, count, timestampMs);
+      },
+    });
+    return { baseOffset: placed.logBaseOffset, lastOffset: placed.logBaseOffset + placed.span - 1 };
+  }
+
   async acknowledge(offsets: readonly number[]): Promise<void> {
     this.#core.assertOpen();
-    if (this.kind !== 'queue') throw new InvalidArgumentError(`log "${this.name}" is a ${this.kind} log: only queue logs take acknowledgements`);
+    this.#assertQueue('take acknowledgements');
     if (!Array.isArray(offsets) || offsets.length === 0) throw new InvalidArgumentError('acknowledge needs a non-empty array of offsets');
     for (const offset of offsets) {
       if (!Number.isSafeInteger(offset) || offset < 0 || offset >= this.#state.nextOffset) {
@@ -154,10 +223,40 @@ export class WalLog implements ActorLog {
       }
     }
     const ranges = toAckRanges(offsets);
-    const value = encodeAckRanges(ranges);
+    await this.#submitControl(BATCH_ATTR_CONTROL, encodeAckRanges(ranges), ranges, null);
+  }
+
+  async acknowledgeRanges(ranges: readonly number[]): Promise<void> {
+    this.#core.assertOpen();
+    this.#assertQueue('take acknowledgements');
+    const merged = toAckRangesFromFlat(this.name, ranges, this.#state.nextOffset);
+    await this.#submitControl(BATCH_ATTR_CONTROL, encodeAckRanges(merged), merged, null);
+  }
+
+  async recordDeliveries(pairs: readonly number[]): Promise<void> {
+    this.#core.assertOpen();
+    this.#assertQueue('record deliveries');
+    const normalized = normalizeDeliveryPairs(this.name, pairs, this.#state.nextOffset);
+    await this.#submitControl(BATCH_ATTR_CONTROL | BATCH_ATTR_DELIVERIES, encodeDeliveryValue(normalized), null, normalized);
+  }
+
+  async deliveryCounts(): Promise<number[]> {
+    this.#core.assertOpen();
+    return this.#state.deliveries.toPairs();
+  }
+
+  #assertQueue(what: string): void {
+    if (this.kind !== 'queue') throw new InvalidArgumentError(`log "${this.name}" is a ${this.kind} log: only queue logs ${what}`);
+  }
+
+  /** A control batch of one record holding `value`; it takes one offset, which it acknowledges itself. */
+  async #submitControl(attributes: number, value: Uint8Array, ackRanges: Array<[number, number]> | null, deliveries: readonly number[] | null): Promise<void> {
     const records: RecordInput[] = [{ value }];
     const nowMs = Date.now();
     const plan = planBatch(this.#state.nameBytes, records, nowMs);
+    if (plan.batchLength > this.#core.batchBytesMax) {
+      throw new MessageTooLargeError(`a control batch for "${this.name}" encodes to ${plan.batchLength} bytes, more than batchBytesMax ${this.#core.batchBytesMax}: send fewer ranges or pairs at a time`);
+    }
     const nameBytes = this.#state.nameBytes;
     const epoch = this.#core.writerEpoch;
     await this.#core.writer().submit({
@@ -165,11 +264,154 @@ export class WalLog implements ActorLog {
       length: plan.batchLength,
       span: 1,
       maxTimestampMs: plan.maxTimestampMs,
-      ackRanges: ranges,
+      ackRanges,
+      deliveries,
+      flags: BATCH_FLAG_CONTROL,
       encode: (buf, pos, lsn, logBaseOffset) => {
-        encodeBatch(buf, pos, { attributes: BATCH_ATTR_CONTROL, baseLsn: lsn, logBaseOffset, writerEpoch: epoch, logName: nameBytes }, plan, records, nowMs);
+        encodeBatch(buf, pos, { attributes, baseLsn: lsn, logBaseOffset, writerEpoch: epoch, logName: nameBytes }, plan, records, nowMs);
       },
     });
+  }
+
+  /**
+   * The next opaque batch at or after `offset` that a reader of bodies wants (queue logs: one with
+   * an unacknowledged offset), or null at the end. Retention may delete rows between two calls:
+   * callers look the row up again each time, by offset.
+   */
+  #nextOpaqueRow(offset: number): BatchLocation | null {
+    const state = this.#state;
+    const queue = this.kind === 'queue';
+    let next = offset;
+    for (;;) {
+      const index = state.batches.findByOffset(next);
+      if (index >= state.batches.count) return null;
+      const row = state.batches.at(index);
+      const end = row.logBaseOffset + row.span;
+      // The batch holding `offset` counts whole: it is read if any of its offsets is unacknowledged.
+      const wanted = (row.flags & BATCH_FLAG_OPAQUE) !== 0 && !(queue && state.acked.covers(row.logBaseOffset, end));
+      // A row whose segment retention deleted meanwhile is gone.
+      if (wanted && this.#core.segment(row.segmentBaseLsn) !== undefined) return row;
+      // Past a fully acknowledged stretch in one step (a queue's acknowledged prefix can be long).
+      next = queue ? state.acked.firstUnackedAt(end) : end;
+    }
+  }
+
+  /** A CorruptLogError for a batch of this log that read back wrong. */
+  #corrupt(segment: Segment, row: BatchLocation, reason: string): CorruptLogError {
+    return new CorruptLogError(`corrupt WAL segment ${segment.path} at byte offset ${row.position}: ${reason} (read back for log "${this.name}")`);
+  }
+
+  /** Checks that a header read back is the opaque batch the directory row expects. */
+  #expectOpaque(segment: Segment, row: BatchLocation, header: BatchHeader): void {
+    if (header.logName !== this.name || header.logBaseOffset !== row.logBaseOffset || header.batchLength !== row.length || (header.attributes & BATCH_ATTR_OPAQUE) === 0 || header.recordCount !== row.span) {
+      throw this.#corrupt(segment, row, `expected an opaque batch of "${this.name}" at offset ${row.logBaseOffset} (${row.span} messages, ${row.length} bytes), found "${header.logName}" at ${header.logBaseOffset} (${header.recordCount} records, ${header.batchLength} bytes, attributes ${header.attributes})`);
+    }
+  }
+
+  /**
+   * Heads of the opaque batches (ActorLog.replayBatchHeads). Only the header, the log name and
+   * the first `headBytes` of each body are read: a restart of a queue of millions of messages
+   * reads its metadata, not its bodies. So the CRC, which covers the whole batch, is not checked
+   * here (recovery checked every batch when the WAL opened, and `readBodiesInto` checks each
+   * batch it copies); the header is checked against the directory instead.
+   */
+  async *replayBatchHeads(options: { fromOffset?: number; headBytes: number }): AsyncIterableIterator<BatchHead> {
+    const from = options?.fromOffset ?? 0;
+    const headBytes = options?.headBytes;
+    if (!Number.isSafeInteger(from) || from < 0) throw new InvalidArgumentError(`replayBatchHeads fromOffset must be a non-negative integer, got ${String(from)}`);
+    if (!Number.isSafeInteger(headBytes) || headBytes < 0 || headBytes > HEAD_BYTES_MAX) {
+      throw new InvalidArgumentError(`replayBatchHeads headBytes must be an integer 0..${HEAD_BYTES_MAX}, got ${String(headBytes)}`);
+    }
+    const state = this.#state;
+    const queue = this.kind === 'queue';
+    const bodyStart = batchBodyStart(state.nameBytes.byteLength);
+    let next = Math.max(from, state.startOffset);
+    let window: ReadWindow | null = null;
+    for (;;) {
+      this.#core.assertOpen();
+      const row = this.#nextOpaqueRow(next);
+      if (row === null) return;
+      next = row.logBaseOffset + row.span;
+      const segment = this.#core.segment(row.segmentBaseLsn)!;
+      const bodyBytes = row.length - bodyStart;
+      const take = Math.min(headBytes, bodyBytes);
+      const read = await readSegmentRange(this.#core.files, segment, row.position, bodyStart + take, window);
+      window = read.window;
+      // The name's length first: the header reader takes the name from the bytes read.
+      if (readU16(read.buf, read.at + BATCH_LOG_NAME_BYTES_OFFSET) !== state.nameBytes.byteLength) throw this.#corrupt(segment, row, 'the log name length differs from the directory\'s');
+      let header: BatchHeader;
+      try {
+        header = readBatchHeader(read.buf, read.at);
+      } catch (error) {
+        if (error instanceof MalformedError) throw this.#corrupt(segment, row, error.message);
+        throw error;
+      }
+      this.#expectOpaque(segment, row, header);
+      const headStart = read.at + bodyStart;
+      yield {
+        baseOffset: row.logBaseOffset,
+        count: row.span,
+        bodyBytes,
+        timestampMs: header.firstTimestampMs,
+        // A copy (Buffer#slice would be a view of the read window).
+        head: new Uint8Array(read.buf.subarray(headStart, headStart + take)),
+        acked: queue ? state.acked.within(row.logBaseOffset, row.logBaseOffset + row.span) : [],
+      };
+    }
+  }
+
+  /**
+   * Copies whole opaque bodies into `target` (ActorLog.readBodiesInto). Each batch is read whole
+   * and its CRC checked before its body is copied: a corrupt batch is CorruptLogError, never
+   * bytes handed out. `target` is any byte array; the storage thread passes the arena's, so that
+   * positions in it are arena addresses.
+   */
+  async readBodiesInto(fromOffset: number, target: Uint8Array, address: number, maxBytes: number): Promise<ReadIntoResult> {
+    this.#core.assertOpen();
+    if (!Number.isSafeInteger(fromOffset) || fromOffset < 0) throw new InvalidArgumentError(`readInto fromOffset must be a non-negative integer, got ${String(fromOffset)}`);
+    if (!(target instanceof Uint8Array)) throw new InvalidArgumentError('readInto needs a Uint8Array target');
+    if (!Number.isSafeInteger(address) || !Number.isSafeInteger(maxBytes) || address < 0 || maxBytes < 0 || address + maxBytes > target.byteLength) {
+      throw new InvalidArgumentError(`readInto region [${String(address)}, +${String(maxBytes)}) is not inside its target of ${target.byteLength} bytes`);
+    }
+    const state = this.#state;
+    const end = address + maxBytes;
+    const bodyStart = batchBodyStart(state.nameBytes.byteLength);
+    const batches: CopiedBatch[] = [];
+    let position = address;
+    let next = Math.max(fromOffset, state.startOffset);
+    let window: ReadWindow | null = null;
+    for (;;) {
+      const row = this.#nextOpaqueRow(next);
+      if (row === null) return { batches, next: -1 };
+      const bodyBytes = row.length - bodyStart;
+      const at = alignUp(position, READ_INTO_ALIGN);
+      if (at + bodyBytes > end || batches.length === READ_INTO_BATCHES_MAX) {
+        if (batches.length === 0) {
+          throw new MessageTooLargeError(
+            `the opaque batch at offset ${row.logBaseOffset} of "${this.name}" has a ${bodyBytes}-byte body, more than fits in [${address}, ${end}) (8-aligned from ${at}): read it into a region of at least ${bodyBytes + (at - address)} bytes`,
+          );
+        }
+        return { batches, next };
+      }
+      const segment = this.#core.segment(row.segmentBaseLsn)!;
+      const read = await readSegmentRange(this.#core.files, segment, row.position, row.length, window);
+      window = read.window;
+      const check = checkBatch(read.buf, read.at, row.length, this.#core.batchBytesMax);
+      if (!check.ok) throw this.#corrupt(segment, row, check.reason);
+      let header: BatchHeader;
+      try {
+        header = readBatchHeader(read.buf, read.at);
+      } catch (error) {
+        if (error instanceof MalformedError) throw this.#corrupt(segment, row, error.message);
+        throw error;
+      }
+      this.#expectOpaque(segment, row, header);
+      this.#core.assertOpen();
+      target.set(read.buf.subarray(read.at + bodyStart, read.at + row.length), at);
+      batches.push({ baseOffset: row.logBaseOffset, count: row.span, at, length: bodyBytes });
+      position = at + bodyBytes;
+      next = row.logBaseOffset + row.span;
+    }
   }
 
   async *replay(options: { fromOffset?: number } = {}): AsyncIterableIterator<LogRecord> {
@@ -185,8 +427,9 @@ export class WalLog implements ActorLog {
       if (index >= state.batches.count) return;
       const row = state.batches.at(index);
       const segment = this.#core.segment(row.segmentBaseLsn);
-      if (segment === undefined || (row.flags & BATCH_FLAG_CONTROL) !== 0) {
-        next = row.logBaseOffset + row.span; // deleted by retention meanwhile, or an ack record
+      if (segment === undefined || (row.flags & (BATCH_FLAG_CONTROL | BATCH_FLAG_OPAQUE)) !== 0) {
+        // Deleted by retention meanwhile, a control batch, or an opaque batch (replayBatchHeads reads those).
+        next = row.logBaseOffset + row.span;
         continue;
       }
       const read = await readSegmentRange(this.#core.files, segment, row.position, row.length, window);
@@ -221,6 +464,8 @@ export class WalLog implements ActorLog {
     for (let i = 0; i < state.batches.count; i++) {
       const row = state.batches.at(i);
       if ((row.flags & BATCH_FLAG_CONTROL) !== 0 || row.maxTimestampMs < timestampMs) continue;
+      // Every message of an opaque batch has the batch's timestamp.
+      if ((row.flags & BATCH_FLAG_OPAQUE) !== 0) return row.logBaseOffset;
       for await (const record of this.replay({ fromOffset: row.logBaseOffset })) {
         if (record.timestampMs >= timestampMs) return record.offset;
         if (record.offset >= row.logBaseOffset + row.span) break;
@@ -245,4 +490,8 @@ export class WalLog implements ActorLog {
     this.#core.assertOpen();
     return readSnapshotFile(this.#core.files, this.#core.dataDir, this.name);
   }
+}
+
+function alignUp(value: number, alignment: number): number {
+  return Math.ceil(value / alignment) * alignment;
 }

@@ -63,6 +63,10 @@ export interface PlacedBatch {
   maxTimestampMs: number;
   /** Set for ack control batches: the offsets they acknowledge. */
   ackRanges: Array<[number, number]> | null;
+  /** Set for delivery-count control batches: flat [offset, count, ...] (delivery-counts.ts). */
+  deliveries: readonly number[] | null;
+  /** The directory row's flags (log-state.ts BATCH_FLAG_*). */
+  flags: number;
 }
 
 export interface BatchRequest {
@@ -71,6 +75,8 @@ export interface BatchRequest {
   span: number;
   maxTimestampMs: number;
   ackRanges: Array<[number, number]> | null;
+  deliveries: readonly number[] | null;
+  flags: number;
   /** Writes the batch's bytes at `buf[pos]`, now that its LSN and log offset are known. */
   encode: (buf: Buffer, pos: number, lsn: number, logBaseOffset: number) => void;
 }
@@ -253,6 +259,8 @@ export class WalWriter {
       length: request.length,
       maxTimestampMs: request.maxTimestampMs,
       ackRanges: request.ackRanges,
+      deliveries: request.deliveries,
+      flags: request.flags,
     };
     this.#tailBytes += request.length;
     this.#stagedBytes += request.length;

@@ -29,7 +29,7 @@ import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.j
 import { compactLogs, type CompactionResult } from './compaction.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type FileLayer, NodeFileLayer } from './file-layer.js';
-import { BATCH_FLAG_CONTROL, LOG_NAME_PATTERN, type LogPolicy, LogState } from './log-state.js';
+import { LOG_NAME_PATTERN, type LogPolicy, LogState } from './log-state.js';
 import { LOG_NAME_BYTES_MAX } from './record-batch.js';
 import { recover, type RecoveryProgress, type RecoveryStats, writeWholeFile } from './recovery.js';
 import { deleteSegmentFiles, planRetention, readLogOffsets, type RetentionResult, writeLogOffsets } from './retention.js';
@@ -402,6 +402,7 @@ export class Wal implements ActorStorage, WalCore {
         log.batches.dropFirst(dropped);
         log.startOffset = log.batches.count > 0 ? log.batches.at(0).logBaseOffset : log.nextOffset;
         log.acked.dropBelow(log.startOffset);
+        log.deliveries.forget(0, log.startOffset);
       }
       this.#segments.splice(0, plan.deleteCount);
       for (const segment of doomed) this.#segmentByBase.delete(segment.baseLsn);
@@ -501,20 +502,20 @@ export class Wal implements ActorStorage, WalCore {
         length: batch.length,
         maxTimestampMs: batch.maxTimestampMs,
       });
-      batch.log.batches.push({
-        lsn: batch.lsn,
-        logBaseOffset: batch.logBaseOffset,
-        span: batch.span,
-        segmentBaseLsn: segment.baseLsn,
-        position: batch.position,
-        length: batch.length,
-        maxTimestampMs: batch.maxTimestampMs,
-        flags: batch.ackRanges === null ? 0 : BATCH_FLAG_CONTROL,
-      });
-      if (batch.ackRanges !== null) {
-        for (const [start, end] of batch.ackRanges) batch.log.acked.add(start, end);
-        batch.log.acked.add(batch.logBaseOffset, batch.logBaseOffset + batch.span);
-      }
+      batch.log.commitBatch(
+        {
+          lsn: batch.lsn,
+          logBaseOffset: batch.logBaseOffset,
+          span: batch.span,
+          segmentBaseLsn: segment.baseLsn,
+          position: batch.position,
+          length: batch.length,
+          maxTimestampMs: batch.maxTimestampMs,
+          flags: batch.flags,
+        },
+        batch.ackRanges,
+        batch.deliveries,
+      );
     }
   }
 
