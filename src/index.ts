@@ -4,11 +4,12 @@
  * the actor runtime exported below; custom actors can use the runtime directly today.
  */
 export { Broker, type BrokerOptions, type QueueDeclareOptions } from './broker/broker.js';
-export { Queue, type BatchItem, type SendOptions } from './broker/queue.js';
+export { Queue, type BatchItem, type SendOptions } from './broker/queue/queue.js';
 export { Exchange } from './broker/exchange.js';
 export type { BindOptions, ExchangeBinding, ExchangeType } from './broker/exchange-routing.js';
-export { QueueConsumer, QueueDelivery, type ConsumeOptions, type MessageHandler } from './broker/queue-consumer.js';
-export type { QueueStats } from './broker/queue-protocol.js';
+export { QueueConsumer, type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type MessageHandler } from './broker/queue/queue-consumer.js';
+export { QueueDelivery } from './broker/queue/queue-delivery.js';
+export type { QueueStats } from './broker/queue/queue-protocol.js';
 export { Topic, type TopicBatchItem, type TopicSendOptions, type TopicSendResult } from './broker/topic.js';
 export { TopicMessage, TopicSubscription, type SubscribeOptions, type TopicMessageHandler } from './broker/topic-subscription.js';
 export { TopicProcess, type TopicProcessOptions } from './broker/topic-process.js';

@@ -11,6 +11,7 @@
  * decides whether and when it restarts, and the record it failed on is not handed to it again
  * (as in OTP and Akka, so that a poison record cannot crash-loop its actor).
  */
+import type { Arena } from '../log/arena.js';
 import type { ActorLog } from './actor-storage.js';
 
 /** A record as an actor receives it: a zero-copy view, valid until `receive` returns (or its promise settles). */
@@ -30,6 +31,8 @@ export interface ActorContext {
   readonly log: ActorLog;
   /** How many times the actor was restarted before this start (0 on the first start). */
   readonly restarts: number;
+  /** The runtime's arena (message memory), shared with every thread: where queues and topics keep their messages. */
+  readonly arena: Arena | null;
   /** Sends a record to the thread that runs the runtime (the broker's side). Never blocks: waits for ring space in the background, in order. */
   reply(type: number, payload: Uint8Array, meta?: number): void;
   /**

@@ -15,10 +15,12 @@
  * while it works; a host that is busy and whose heartbeat stops moving is stalled.
  */
 import assert from 'node:assert';
+import { performance } from 'node:perf_hooks';
 import { ClosedError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
 import { attachWriter, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor-behavior.js';
 import type { ActorLog, ActorLogOptions, ActorStorage } from './actor-storage.js';
+import { Arena } from '../log/arena.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 
@@ -36,6 +38,16 @@ const LOOPS_PER_YIELD = 16;
  * once (see event-loop-reader.ts).
  */
 const IDLE_SPIN_POLLS = 2048;
+/**
+ * After a record, the host naps instead of parking for this long: short sleeps it wakes from by
+ * itself (ring-wait.ts `napConsumer`), so the threads that send it records during a stream need
+ * not notify it. A notify that wakes a parked thread costs the sender 20 µs and more on a virtual
+ * machine, and the sender is the application's thread; a nap costs this thread a timer wake-up on
+ * its own core. Quiet for longer, the host parks for good and costs nothing.
+ */
+const NAP_WINDOW_MS = 20;
+/** One nap (Atomics.wait's timeout; the kernel makes it ~100 µs): also how often the event loop turns while napping. */
+const NAP_MS = 0.02;
 
 export interface ActorStartSpec {
   id: string;
@@ -156,6 +168,8 @@ export interface ActorHostInit {
   outbox: SharedArrayBuffer;
   /** Int32 words, HEALTH_INTS_PER_HOST per host. */
   health: SharedArrayBuffer;
+  /** The arena (message memory, src/log/arena.ts), for actors that read messages in place. */
+  arena?: SharedArrayBuffer;
   /**
    * Actors this host will run once the supervisor restarts them (it replaces a dead host): their
    * mail waits in their mailboxes instead of being dropped as undeliverable.
@@ -177,6 +191,7 @@ export class ActorHost {
   #poisonEnd: number | null;
   readonly #storage: ActorStorage;
   readonly #events: HostEvents;
+  readonly #arena: Arena | null;
   readonly #actors = new Map<number, HostedActor>();
   readonly #byId = new Map<string, HostedActor>();
   /** Actors with mail, in the order they got it: the round-robin turn order. */
@@ -195,6 +210,8 @@ export class ActorHost {
   /** The record whose `receive` runs now (for `context.hold()`). */
   #receiving: Pending | null = null;
   #undeliverable = 0;
+  /** When the last record arrived (performance.now()): napping, not parking, for NAP_WINDOW_MS after it. */
+  #lastRecordMs = -Infinity;
   readonly #undeliverableSince = new Map<number, number>();
   #undeliverableTimer: NodeJS.Timeout | null = null;
 
@@ -210,6 +227,7 @@ export class ActorHost {
     this.#poisonEnd = init.poisonEnd ?? null;
     this.#storage = storage;
     this.#events = events;
+    this.#arena = init.arena === undefined ? null : new Arena(init.arena);
     for (const { id, address } of init.expected ?? []) {
       const actor = new HostedActor({ id, address, module: '', restarts: 0 }, this.#reader.memory.bytes);
       actor.state = 'failed';
@@ -250,6 +268,7 @@ export class ActorHost {
       address: spec.address,
       log,
       restarts: spec.restarts,
+      arena: this.#arena,
       reply(type, payload, meta = 0) {
         if (actor.incarnation === incarnation) host.#reply(type, spec.address, payload, meta);
       },
@@ -379,11 +398,20 @@ export class ActorHost {
       const scanned = this.#reader.scan(this.#onScanned, SCAN_RECORDS_MAX);
       const handled = this.#runTurn();
       this.#releaseFinished();
+      if (scanned > 0) this.#lastRecordMs = performance.now();
       if (scanned === 0 && handled === 0) {
         // Nothing runnable: park until a record arrives or something wakes us (an actor's async
         // receive settling, a start, a stop, close). Not busy while parked: not stalled either.
         if (this.#receivesInFlight === 0 && this.#spinForRecords()) continue;
         Atomics.store(health, this.#busyIndex, 0);
+        if (this.#receivesInFlight === 0 && performance.now() - this.#lastRecordMs < NAP_WINDOW_MS) {
+          // In a stream: nap, then let the event loop run (storage answers, timers, control calls).
+          // Not while a receive waits for its promise: that needs the event loop now, not in a nap.
+          this.#reader.napForRecords(NAP_MS);
+          Atomics.store(health, this.#busyIndex, 1);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
         await this.#reader.waitForRecordsAsync();
         Atomics.store(health, this.#busyIndex, 1);
         loops = 0;

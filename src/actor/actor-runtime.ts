@@ -12,6 +12,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Remote, wrap } from 'comlink';
 import { ClosedError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { Arena } from '../log/arena.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
@@ -22,6 +23,7 @@ import {
   type ActorDeclaration,
   listenerProxy,
   type RuntimeEvent,
+  type RuntimeRings,
   type RuntimeStats,
   type RuntimeTuning,
   type SupervisorApi,
@@ -56,6 +58,23 @@ function checkInteger(name: string, value: unknown, min: number, max: number): v
   }
 }
 
+/** Fills a record's payload in place: `bytes[offset .. offset + payloadBytes)`. */
+export type PayloadFill = (bytes: Uint8Array, offset: number) => void;
+
+/**
+ * Takes a record from an actor as it lies in the ring (`payload` is valid only during the call):
+ * true when it was handled, false to have it copied and emitted as a 'record' event.
+ */
+export type RecordViewHandler = (actor: number, type: number, meta: number, payload: Uint8Array) => boolean;
+
+/** A record waiting for ring space behind the ones that waited before it. */
+interface Backlogged {
+  type: number;
+  address: number;
+  meta: number;
+  payload: Uint8Array;
+}
+
 /** A record an actor sent to this thread. `payload` is a copy: keep it as long as you like. */
 export interface ReplyRecord {
   actor: string;
@@ -66,6 +85,8 @@ export interface ReplyRecord {
 
 export class ActorRuntime extends EventEmitter {
   readonly workers: number;
+  /** The arena (message memory), shared with every thread of the runtime. */
+  readonly arena: Arena;
   readonly #supervisorThread: Worker;
   readonly #supervisor: Remote<SupervisorApi>;
   readonly #writers: RingWriter[];
@@ -75,14 +96,22 @@ export class ActorRuntime extends EventEmitter {
   readonly #pending = new Map<number, { resolve: (reply: ReplyRecord) => void; reject: (error: Error) => void; address: number; replyType: number | undefined }>();
   #nextRequest = 1;
   #closed = false;
+  /** Per host: records that found its inbox full, in order (a later record never overtakes them). */
+  readonly #backlogs: Backlogged[][];
+  readonly #draining: boolean[];
+  #viewHandler: RecordViewHandler | null = null;
 
-  private constructor(workers: number, thread: Worker, supervisor: Remote<SupervisorApi>, hostInboxes: SharedArrayBuffer[], runtimeInbox: SharedArrayBuffer) {
+  private constructor(workers: number, thread: Worker, supervisor: Remote<SupervisorApi>, rings: RuntimeRings) {
     super();
     this.workers = workers;
+    this.arena = new Arena(rings.arena);
     this.#supervisorThread = thread;
     this.#supervisor = supervisor;
-    this.#writers = hostInboxes.map((inbox) => attachWriter(inbox));
-    this.#consumer = new RingConsumer(new RingReader(runtimeInbox, EVENT_LOOP_READER), (record) => {
+    this.#writers = rings.hostInboxes.map((inbox) => attachWriter(inbox));
+    this.#backlogs = rings.hostInboxes.map(() => []);
+    this.#draining = rings.hostInboxes.map(() => false);
+    this.#consumer = new RingConsumer(new RingReader(rings.runtimeInbox, EVENT_LOOP_READER), (record) => {
+      if (this.#viewHandler !== null && this.#viewHandler(record.destination, record.type, record.meta, record.payload())) return;
       const actor = this.#byAddress.get(record.destination);
       const reply: ReplyRecord = { actor: actor ?? `#${record.destination}`, type: record.type, meta: record.meta, payload: record.copyPayload() };
       const pending = record.meta === 0 ? undefined : this.#pending.get(record.meta);
@@ -120,10 +149,11 @@ export class ActorRuntime extends EventEmitter {
         ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
         ...(options.inboxBytes === undefined ? {} : { inboxBytes: options.inboxBytes }),
         ...(options.hostHeapMb === undefined ? {} : { hostHeapMb: options.hostHeapMb }),
+        ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
     });
     const supervisor = wrap<SupervisorApi>(portEndpoint(thread));
     const rings = await supervisor.rings();
-    const runtime = new ActorRuntime(workers, thread, supervisor, rings.hostInboxes, rings.runtimeInbox);
+    const runtime = new ActorRuntime(workers, thread, supervisor, rings);
     await supervisor.subscribe(listenerProxy((event) => runtime.#onEvent(event)));
     return runtime;
   }
@@ -145,10 +175,57 @@ export class ActorRuntime extends EventEmitter {
     this.#actors.delete(id);
   }
 
+  /** The one handler that sees actors' records in place before they are copied (the broker's hot records). */
+  onRecordView(handler: RecordViewHandler): void {
+    this.#viewHandler = handler;
+  }
+
+  /** The numeric address of a declared actor (what its records carry as their source). */
+  addressOf(id: string): number {
+    return this.#address(id).address;
+  }
+
   /** Writes a record to an actor's host inbox; waits (without blocking) while the ring is full. */
   async send(id: string, type: number, payload: Uint8Array, meta = 0): Promise<void> {
+    this.sendWith(id, type, payload.byteLength, (bytes, at) => bytes.set(payload, at), meta);
+  }
+
+  /**
+   * Writes a record whose payload `fill` writes in place, straight into the actor's host inbox
+   * when it has room and nothing waits before it; otherwise the payload is built aside and
+   * written, in order, as space frees. Never blocks, never reorders.
+   */
+  sendWith(id: string, type: number, payloadBytes: number, fill: PayloadFill, meta = 0): void {
     const { address, host } = this.#address(id);
-    await this.#writers[host]!.write(type, address, payload, meta);
+    const backlog = this.#backlogs[host]!;
+    if (backlog.length === 0 && this.#writers[host]!.tryWriteWith(type, address, payloadBytes, fill, meta)) return;
+    const payload = new Uint8Array(payloadBytes);
+    fill(payload, 0);
+    backlog.push({ type, address, meta, payload });
+    if (!this.#draining[host]) void this.#drainBacklog(host);
+  }
+
+  async #drainBacklog(host: number): Promise<void> {
+    this.#draining[host] = true;
+    const backlog = this.#backlogs[host]!;
+    try {
+      while (backlog.length > 0) {
+        const next = backlog[0]!;
+        try {
+          await this.#writers[host]!.write(next.type, next.address, next.payload, next.meta);
+        } catch (error) {
+          // The ring closed (the runtime is closing): a request waiting for this record fails.
+          const pending = this.#pending.get(next.meta);
+          if (next.meta !== 0 && pending !== undefined && pending.address === next.address) {
+            this.#pending.delete(next.meta);
+            pending.reject(error as Error);
+          }
+        }
+        backlog.shift();
+      }
+    } finally {
+      this.#draining[host] = false;
+    }
   }
 
   /** Writes a record if there is room now: false when the actor's host inbox is full. */
@@ -163,6 +240,11 @@ export class ActorRuntime extends EventEmitter {
    * records also carry a meta of their own).
    */
   request(id: string, type: number, payload: Uint8Array, options: { timeoutMs?: number; replyType?: number } = {}): Promise<ReplyRecord> {
+    return this.requestWith(id, type, payload.byteLength, (bytes, at) => bytes.set(payload, at), options);
+  }
+
+  /** `request` with a payload written in place (`sendWith`). */
+  requestWith(id: string, type: number, payloadBytes: number, fill: PayloadFill, options: { timeoutMs?: number; replyType?: number } = {}): Promise<ReplyRecord> {
     const { address } = this.#address(id);
     const requestId = this.#nextRequest;
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
@@ -184,10 +266,12 @@ export class ActorRuntime extends EventEmitter {
           reject(error);
         },
       });
-      this.send(id, type, payload, requestId).catch((error: unknown) => {
+      try {
+        this.sendWith(id, type, payloadBytes, fill, requestId);
+      } catch (error) {
         this.#pending.get(requestId)?.reject(error as Error);
         this.#pending.delete(requestId);
-      });
+      }
     });
   }
 

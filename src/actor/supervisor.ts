@@ -13,9 +13,11 @@
  * Everything here is control plane: comlink calls, rare. Records never pass through this thread.
  */
 import { expose, proxy, type Remote, transfer, wrap } from 'comlink';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { InvalidArgumentError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
+import { Arena, ARENA_BYTES_LIMIT, ARENA_GROW_BYTES } from '../log/arena.js';
 import { allocateRing, repairRing } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
@@ -52,6 +54,18 @@ export interface RuntimeTuning {
   inboxBytes?: number;
   /** Heap limit of each host thread (its old generation), in MiB; past it the host dies with ERR_WORKER_OUT_OF_MEMORY and is replaced. Default: Node's. */
   hostHeapMb?: number;
+  /**
+   * Message memory (the arena, src/log/arena.ts): the most bytes queued and topic messages may
+   * take in memory, a multiple of 64 MiB up to 4 GiB. Reserved as address space, taken as used.
+   * Default: half the machine's memory, at most 4 GiB.
+   */
+  memoryLimitBytes?: number;
+}
+
+/** Half the machine's memory in whole 64 MiB steps, between 64 MiB and 4 GiB. */
+export function defaultMemoryLimitBytes(): number {
+  const steps = Math.floor(os.totalmem() / 2 / ARENA_GROW_BYTES);
+  return Math.min(ARENA_BYTES_LIMIT, Math.max(1, steps) * ARENA_GROW_BYTES);
 }
 
 export interface SupervisorInit extends RuntimeTuning {
@@ -91,6 +105,8 @@ export interface RuntimeRings {
   hostInboxes: SharedArrayBuffer[];
   /** The runtime thread's inbox: hosts write replies here. */
   runtimeInbox: SharedArrayBuffer;
+  /** The arena (message memory), shared by every thread. */
+  arena: SharedArrayBuffer;
 }
 
 /** The API the runtime's thread calls (comlink over the supervisor worker's port). */
@@ -152,6 +168,7 @@ type MessagePort = import('node:worker_threads').MessagePort;
 export class Supervisor implements SupervisorApi {
   readonly #decisions: SupervisorState;
   readonly #placement: Placement;
+  readonly #arena: Arena;
   readonly #inboxes: SharedArrayBuffer[];
   readonly #runtimeInbox: SharedArrayBuffer;
   readonly #health: SharedArrayBuffer;
@@ -173,8 +190,9 @@ export class Supervisor implements SupervisorApi {
   #spare: SpareHost | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
 
-  private constructor(init: SupervisorInit, placement: Placement, storageThread: Worker, storage: Remote<StorageServiceApi>, storageDurable: boolean) {
+  private constructor(init: SupervisorInit, placement: Placement, arena: Arena, storageThread: Worker, storage: Remote<StorageServiceApi>, storageDurable: boolean) {
     this.#placement = placement;
+    this.#arena = arena;
     this.#storageThread = storageThread;
     this.#storage = storage;
     this.#storageDurable = storageDurable;
@@ -203,10 +221,11 @@ export class Supervisor implements SupervisorApi {
       throw new InvalidArgumentError(`stallTimeoutMs must be at least 50, got ${init.stallTimeoutMs}`);
     }
     const placement = await Placement.open({ hosts: init.workers, strategy: init.placement ?? 'hash', ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }) });
+    const arena = Arena.create(init.memoryLimitBytes ?? defaultMemoryLimitBytes());
     // Storage first: it takes the data directory's lock, and the hosts need it to start actors.
-    const storageThread = await startThread('storage', init.storage);
+    const storageThread = await startThread('storage', { ...init.storage, arena: arena.sab });
     const storage = wrap<StorageServiceApi>(portEndpoint(storageThread));
-    const supervisor = new Supervisor(init, placement, storageThread, storage, await storage.durable);
+    const supervisor = new Supervisor(init, placement, arena, storageThread, storage, await storage.durable);
     await Promise.all(Array.from({ length: init.workers }, (_, index) => supervisor.#spawnHost(index, 0)));
     supervisor.#prepareSpare();
     // A few checks per stall timeout: cheap, and idle hosts are not even looked at twice.
@@ -215,7 +234,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   rings(): RuntimeRings {
-    return { hostInboxes: this.#inboxes, runtimeInbox: this.#runtimeInbox };
+    return { hostInboxes: this.#inboxes, runtimeInbox: this.#runtimeInbox, arena: this.#arena.sab };
   }
 
   subscribe(listener: (event: RuntimeEvent) => void): void {
@@ -388,6 +407,7 @@ export class Supervisor implements SupervisorApi {
         inbox: this.#inboxes[index]!,
         outbox: this.#runtimeInbox,
         health: this.#health,
+        arena: this.#arena.sab,
         expected: [...this.#actors.values()].filter((e) => e.host === index).map((e) => ({ id: e.id, address: e.address })),
         ...(poisonEnd === undefined ? {} : { poisonEnd }),
       },

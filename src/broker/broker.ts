@@ -3,26 +3,29 @@
  * hosts, storage threads) and turns queues into actors on it. Events:
  *   'restart'      { actor, reason, attempt }   an actor was restarted by its supervisor
  *   'dead-letter'  { queue, id, reason }         a message left a queue for its dead-letter queue
+ *   'dead-letter-failed' { queue, ids, reason, error }  the dead-letter queue refused them: they stay, parked, and are offered again
  *   'actor-stopped'{ actor, reason }            intensity exceeded: the actor was stopped
  *   'consumer-error' { queue, error, id }        an `ack: 'auto'` handler threw (the message was requeued)
  *   'consumer-error' { topic, error, partition?, offset?, group? }  a topic handler threw (the reader moved on) or a commit failed
  *   'unroutable'   { exchange, routingKey }      a publish matched no bound destination
  */
 import { EventEmitter } from 'node:events';
-import { ActorRuntime, type ReplyRecord, type RuntimeEvent } from '../actor/actor-runtime.js';
+import { ActorRuntime, type RuntimeEvent } from '../actor/actor-runtime.js';
 import type { RuntimeStats } from '../actor/supervisor.js';
 import { ClosedError, InvalidArgumentError, QueueMismatchError } from '../errors.js';
+import { ExtentAllocator } from '../log/extent-allocator.js';
 import { compiledFileUrl } from '../threads/worker-file.js';
 import { type CodecName, getCodec } from './codec.js';
 import { validateDestinationName } from './names.js';
 import { Exchange, type ExchangeHost, fetchBindings } from './exchange.js';
 import type { ExchangeActorOptions } from './exchange-actor.js';
 import { EXCHANGE_TYPES, type ExchangeType } from './exchange-routing.js';
-import { Queue, type QueueHost } from './queue.js';
-import type { QueueActorDeclaration } from './queue-actor.js';
-import type { QueueConsumer, QueueDelivery } from './queue-consumer.js';
-import { readQueueMessage } from './queue-message.js';
-import { type QueueOptions, QueueRecord } from './queue-protocol.js';
+import { Queue, type QueueHost } from './queue/queue.js';
+import type { QueueActorDeclaration } from './queue/queue-actor.js';
+import { recordBodyBytes, recordBodyStart, readExtensions, QB_PRIORITY, messageId } from './queue/queue-batch.js';
+import type { QueueConsumer } from './queue/queue-consumer.js';
+import type { QueueDelivery } from './queue/queue-delivery.js';
+import { deadLetteredBytes, type DeadLetterReason, type QueueOptions, QueueRecord, readDeadLetter, readExtentRequest, readFreeExtent, writeDeadLettered } from './queue/queue-protocol.js';
 import type { Topic } from './topic.js';
 import { type TopicDeclareOptions, TopicRegistry } from './topic-registry.js';
 
@@ -41,6 +44,13 @@ export interface BrokerOptions {
   compactionIntervalMs?: number;
   /** Log segment size (4096 .. 2^32-1): only sealed segments are compacted or deleted. Default 64 MiB. */
   segmentBytesMax?: number;
+  /**
+   * Message memory: the most bytes messages may take in memory (queued, and topics' tails), a
+   * multiple of 64 MiB up to 4 GiB. A memory-only queue past it refuses publishes
+   * (BATON_QUEUE_FULL); durable queues keep bodies on disk instead (`memoryBytes`). Default:
+   * half the machine's memory, at most 4 GiB.
+   */
+  memoryLimitBytes?: number;
   supervisor?: { maxRestarts?: number; withinMs?: number; backoffMs?: [min: number, max: number] };
 }
 
@@ -68,7 +78,10 @@ export class Broker extends EventEmitter {
   readonly #runtime: ActorRuntime;
   readonly #durableStorage: boolean;
   readonly #queues = new Map<string, { queue: Queue; declared: string }>();
+  /** Queues by their actor's address: where the actor's records go. */
+  readonly #queuesByAddress = new Map<number, Queue>();
   readonly #consumers = new Map<number, { queue: Queue; consumer: QueueConsumer }>();
+  readonly #allocator: ExtentAllocator;
   #nextConsumer = 1;
   readonly #topics: TopicRegistry;
   #closed = false;
@@ -80,13 +93,19 @@ export class Broker extends EventEmitter {
     super();
     this.#runtime = runtime;
     this.#durableStorage = durableStorage;
+    this.#allocator = new ExtentAllocator(runtime.arena);
     this.#queueHost = {
       runtime,
+      arena: runtime.arena,
+      allocator: this.#allocator,
       nextConsumerId: () => this.#nextConsumer++,
       registerConsumer: (queue, consumer) => this.#consumers.set(consumer.id, { queue, consumer }),
       unregisterConsumer: (consumer) => this.#consumers.delete(consumer.id),
       assertOpen: () => this.#assertOpen(),
-      deleted: (queue) => this.#queues.delete(queue.name),
+      deleted: (queue) => {
+        this.#queues.delete(queue.name);
+        for (const [address, q] of this.#queuesByAddress) if (q === queue) this.#queuesByAddress.delete(address);
+      },
       consumerError: (queue, error, message: QueueDelivery | undefined) => {
         this.emit('consumer-error', { queue: queue.name, error, id: message?.id });
       },
@@ -113,7 +132,7 @@ export class Broker extends EventEmitter {
       assertOpen: () => this.#assertOpen(),
       consumerError: (event) => this.emit('consumer-error', event),
     });
-    runtime.on('record', (record: ReplyRecord) => this.#onRecord(record));
+    runtime.onRecordView((actor, type, meta, payload) => this.#onRecordView(actor, type, meta, payload));
     runtime.on('restart', (event: RuntimeEvent) => {
       this.emit('restart', event);
       if (event.type === 'restart' && event.actor.startsWith('queue:')) void this.#queues.get(event.actor.slice(6))?.queue.restarted();
@@ -135,6 +154,7 @@ export class Broker extends EventEmitter {
       ...(options.fsyncIntervalMs === undefined ? {} : { fsyncIntervalMs: options.fsyncIntervalMs }),
       ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
       ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
+      ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
       supervisor: {
         ...(options.supervisor?.maxRestarts === undefined ? {} : { maxRestarts: options.supervisor.maxRestarts }),
         ...(options.supervisor?.withinMs === undefined ? {} : { withinMs: options.supervisor.withinMs }),
@@ -168,13 +188,19 @@ export class Broker extends EventEmitter {
       // A dead letter must never be dropped for want of its queue: declare it with defaults.
       await this.queue(resolved.deadLetter, { codec: codecName });
     }
-    const declaration: QueueActorDeclaration = { ...resolved, name, useLog: resolved.durable || !this.#durableStorage };
-    await this.#runtime.declare(`queue:${name}`, {
-      module: compiledFileUrl('src/broker/queue-actor').href,
-      options: declaration,
-      log: { kind: 'queue' },
-    });
     const queue = new Queue(name, resolved, codec, this.#queueHost);
+    const declaration: QueueActorDeclaration = { ...resolved, name, tableHeader: queue.tableHeader };
+    try {
+      const { address } = await this.#runtime.declare(`queue:${name}`, {
+        module: compiledFileUrl('src/broker/queue/queue-actor').href,
+        options: declaration,
+        ...(resolved.durable ? { log: { kind: 'queue' as const } } : {}),
+      });
+      this.#queuesByAddress.set(address, queue);
+    } catch (error) {
+      queue.discard();
+      throw error;
+    }
     this.#queues.set(name, { queue, declared });
     return queue;
   }
@@ -250,42 +276,86 @@ export class Broker extends EventEmitter {
     return resolved;
   }
 
-  #onRecord(record: ReplyRecord): void {
-    if (record.type === QueueRecord.DELIVER) {
-      this.#consumers.get(record.meta)?.consumer.deliver(record.payload);
-      return;
-    }
-    if (record.type === QueueRecord.DEAD_LETTER && record.actor.startsWith('queue:')) {
-      void this.#forwardDeadLetter(record.actor.slice(6), record.payload);
+  /** The queue actors' hot records, read in place in the runtime's ring. */
+  #onRecordView(actor: number, type: number, meta: number, payload: Uint8Array): boolean {
+    switch (type) {
+      case QueueRecord.GRANT:
+        this.#consumers.get(meta)?.consumer.deliver(payload);
+        return true;
+      case QueueRecord.FREE_EXTENT:
+        this.#queuesByAddress.get(actor)?.freeExtents(readFreeExtent(payload));
+        return true;
+      case QueueRecord.EXTENT_REQUEST:
+        this.#queuesByAddress.get(actor)?.giveExtent(readExtentRequest(payload), meta);
+        return true;
+      case QueueRecord.DEAD_LETTER: {
+        const source = this.#queuesByAddress.get(actor);
+        if (source !== undefined) this.#forwardDeadLetters(source, payload);
+        return true;
+      }
+      default:
+        return false;
     }
   }
 
-  async #forwardDeadLetter(queueName: string, payload: Uint8Array): Promise<void> {
-    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-    const reasonLength = view.getUint16(0, true);
-    const reason = new TextDecoder().decode(payload.subarray(2, 2 + reasonLength));
-    const { message } = readQueueMessage(payload, 2 + reasonLength, true);
-    const source = this.#queues.get(queueName)?.queue;
-    const target = source?.options.deadLetter === undefined ? undefined : this.#queues.get(source.options.deadLetter)?.queue;
-    const event = { queue: queueName, id: message.id, reason };
-    if (target === undefined || this.#closed) {
-      this.emit('dead-letter', event);
-      return;
+  /**
+   * Dead letters of `source`: copied out of the arena now (the payload and the messages are
+   * valid during this call), published to its dead-letter queue with why and where from
+   * (RabbitMQ's x-death, flattened), and only then removed from `source`: a dead letter the
+   * dead-letter queue refuses stays in `source`, parked, and is offered again.
+   */
+  #forwardDeadLetters(source: Queue, payload: Uint8Array): void {
+    const { reason, entries } = readDeadLetter(payload);
+    const arena = this.#runtime.arena;
+    const items = entries.map((entry) => {
+      arena.ensure(entry.batch + 8);
+      const start = recordBodyStart(arena.u32, entry.record);
+      const ext = readExtensions(arena, entry.record);
+      const priority = arena.bytes[entry.batch + QB_PRIORITY]!;
+      return {
+        id: messageId(arena, entry.batch, entry.index, entry.record),
+        body: arena.bytes.slice(start, start + recordBodyBytes(arena.u32, entry.record)),
+        headers: { ...ext.headers, 'x-death-reason': reason, 'x-death-queue': source.name, 'x-death-count': String(entry.deliveries) },
+        correlationId: ext.correlationId,
+        replyTo: ext.replyTo,
+        priority,
+      };
+    });
+    const offsets = entries.map((entry) => entry.offset);
+    void this.#deliverDeadLetters(source, reason, items, offsets);
+  }
+
+  async #deliverDeadLetters(source: Queue, reason: DeadLetterReason, items: { id: string; body: Uint8Array; headers: Record<string, string>; correlationId: string | undefined; replyTo: string | undefined; priority: number }[], offsets: number[]): Promise<void> {
+    const target = source.options.deadLetter === undefined ? undefined : this.#queues.get(source.options.deadLetter)?.queue;
+    let ok = false;
+    let failure: unknown = null;
+    if (target !== undefined && !this.#closed) {
+      try {
+        await target.sendBatch(
+          items.map((item) => ({
+            body: item.body,
+            id: item.id,
+            headers: item.headers,
+            ...(item.correlationId === undefined ? {} : { correlationId: item.correlationId }),
+            ...(item.replyTo === undefined ? {} : { replyTo: item.replyTo }),
+            ...(item.priority <= target.options.maxPriority && item.priority > 0 ? { priority: item.priority } : {}),
+          })),
+        );
+        ok = true;
+      } catch (error) {
+        failure = error;
+      }
+    } else {
+      failure = new ClosedError(target === undefined ? `dead-letter queue "${source.options.deadLetter}" is not declared` : 'the broker is closing');
     }
-    // The original payload and headers, plus why and where from (RabbitMQ's x-death, flattened).
-    // The event comes once the dead-letter queue confirmed it: a listener finds it there.
+    if (this.#closed) return;
     try {
-      await target.send(message.body, {
-        id: message.id,
-        headers: { ...message.headers, 'x-death-reason': reason, 'x-death-queue': queueName, 'x-death-count': String(message.deliveries) },
-        ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
-        ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
-        ...(message.priority <= target.options.maxPriority ? { priority: message.priority } : {}),
-      });
-    } catch (error) {
-      this.#report(error);
+      this.#runtime.sendWith(source.actorId, QueueRecord.DEAD_LETTERED, deadLetteredBytes(offsets.length), (bytes, at) => writeDeadLettered(bytes, at, ok, offsets));
+    } catch {
+      // The source queue was deleted meanwhile: nothing to settle.
     }
-    this.emit('dead-letter', event);
+    if (ok) for (const item of items) this.emit('dead-letter', { queue: source.name, id: item.id, reason });
+    else this.emit('dead-letter-failed', { queue: source.name, ids: items.map((item) => item.id), reason, error: failure });
   }
 
   #assertOpen(): void {

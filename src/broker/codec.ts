@@ -46,6 +46,7 @@
  */
 import { C1, Packr } from 'msgpackr';
 import { CodecError, InvalidArgumentError } from '../errors.js';
+import type { ArenaView } from '../log/arena.js';
 
 export type CodecName = 'json' | 'msgpack' | 'raw';
 
@@ -53,8 +54,18 @@ export interface Codec {
   readonly name: CodecName;
   /** Payload bytes for `body` (see the table at the top); CodecError when it cannot be encoded. */
   encode(body: unknown): Uint8Array;
+  /**
+   * The payload for `body` as `encode` makes it, but as text where it is text (JSON, a raw
+   * string), so that a producer writes it into the arena as UTF-8 with no buffer in between.
+   */
+  toPayload(body: unknown): string | Uint8Array;
   /** The body for payload `bytes`; CodecError when they are not a payload of this codec. */
   decode(bytes: Uint8Array): unknown;
+  /**
+   * The body of a payload at `[start, end)` of the arena, checked when it was sent: read in place
+   * (raw: a copy, so that the body outlives the message's memory).
+   */
+  decodeAt(arena: ArenaView, start: number, end: number): unknown;
 }
 
 export const CODEC_NAMES: readonly CodecName[] = Object.freeze(['json', 'msgpack', 'raw']);
@@ -115,6 +126,10 @@ function refuseNonValue(body: unknown, codec: CodecName): void {
 const jsonCodec: Codec = Object.freeze({
   name: 'json' as const,
   encode(body: unknown): Uint8Array {
+    const payload = jsonCodec.toPayload(body);
+    return typeof payload === 'string' ? toBytes(payload) : payload;
+  },
+  toPayload(body: unknown): string | Uint8Array {
     if (body instanceof Uint8Array) {
       jsonCodec.decode(body);
       return body;
@@ -131,7 +146,15 @@ const jsonCodec: Codec = Object.freeze({
       // toJSON() returned undefined, a function or a symbol.
       throw new CodecError(`json cannot encode this ${describeBody(body)} body: JSON.stringify gives no text for it`);
     }
-    return toBytes(text);
+    return text;
+  },
+  decodeAt(arena: ArenaView, start: number, end: number): unknown {
+    const text = arena.buffer.utf8Slice(start, end);
+    try {
+      return JSON.parse(text);
+    } catch (cause) {
+      throw new CodecError(`json payload of ${end - start} bytes is not JSON (${(cause as Error).message})`, { cause });
+    }
   },
   decode(bytes: Uint8Array): unknown {
     const text = decodeUtf8(bytes, 'json');
@@ -165,6 +188,12 @@ function mapsToObjects(value: unknown): unknown {
 
 const msgpackCodec: Codec = Object.freeze({
   name: 'msgpack' as const,
+  toPayload(body: unknown): string | Uint8Array {
+    return msgpackCodec.encode(body);
+  },
+  decodeAt(arena: ArenaView, start: number, end: number): unknown {
+    return msgpackCodec.decode(arena.bytes.subarray(start, end));
+  },
   encode(body: unknown): Uint8Array {
     if (body instanceof Uint8Array) {
       msgpackCodec.decode(body);
@@ -197,9 +226,16 @@ const msgpackCodec: Codec = Object.freeze({
 const rawCodec: Codec = Object.freeze({
   name: 'raw' as const,
   encode(body: unknown): Uint8Array {
+    const payload = rawCodec.toPayload(body);
+    return typeof payload === 'string' ? toBytes(payload) : payload;
+  },
+  toPayload(body: unknown): string | Uint8Array {
     if (body instanceof Uint8Array) return body;
-    if (typeof body === 'string') return toBytes(encodeString(body, 'raw'));
+    if (typeof body === 'string') return encodeString(body, 'raw');
     throw new CodecError(`raw takes a Uint8Array or a string, got ${describeBody(body)}: encode it yourself, or use the json or msgpack codec`);
+  },
+  decodeAt(arena: ArenaView, start: number, end: number): unknown {
+    return arena.bytes.slice(start, end);
   },
   decode(bytes: Uint8Array): unknown {
     return bytes;

@@ -13,7 +13,7 @@ import assert from 'node:assert';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
 import { serializeError } from '../errors.js';
 import { type BindOptions, ExchangeRouter, type ExchangeType } from './exchange-routing.js';
-import { QueueRecord } from './queue-protocol.js';
+import { QueueRecord } from './queue/queue-protocol.js';
 
 export const ExchangeRecord = Object.freeze({
   BIND: 120,

@@ -8,8 +8,8 @@ import { InvalidArgumentError, NotFoundError, type SerializedError, deserializeE
 import type { ActorRuntime } from '../actor/actor-runtime.js';
 import { ExchangeRecord } from './exchange-actor.js';
 import { type BindOptions, type ExchangeBinding, ExchangeRouter, type ExchangeType } from './exchange-routing.js';
-import { QueueRecord } from './queue-protocol.js';
-import type { SendOptions } from './queue.js';
+import { QueueRecord } from './queue/queue-protocol.js';
+import type { SendOptions } from './queue/queue.js';
 
 /** What an exchange needs from its broker. */
 export interface ExchangeHost {

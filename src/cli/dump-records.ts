@@ -1,21 +1,25 @@
 /**
  * `baton inspect --dump`: the records of a data directory's logs, decoded where the log says
- * what it holds. Queue logs (`queue:<name>`) store one message per record in the layout of
- * src/broker/queue-message.ts: printed as id, priority, deliveries, headers and body. The queue's
- * codec is not on disk, so a body is shown as JSON when it parses as JSON, as UTF-8 text when it
- * is valid UTF-8, and as hex otherwise (msgpack bodies show as hex). Other logs print each
- * record's key, headers and value the same way. Acknowledgement (control) batches print as one
- * line. Read-only; stops at a segment's first invalid batch (inspect reports it).
+ * what it holds. Queue logs (`queue:<name>`) store each published batch as one opaque WAL batch
+ * in the layout of src/broker/queue/queue-batch.ts: printed message by message as offset, id,
+ * priority, expiry, delay, headers and body. The queue's codec is not on disk, so a body is
+ * shown as JSON when it parses as JSON, as UTF-8 text when it is valid UTF-8, and as hex
+ * otherwise (msgpack bodies show as hex). Other logs print each record's key, headers and value
+ * the same way; an opaque batch of another log prints as one line ("opaque, N messages, B
+ * bytes"). Acknowledgement and delivery-count (control) batches print as one line each.
+ * Read-only; stops at a segment's first invalid batch (inspect reports it).
  */
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import type { Colors } from './colors.js';
 import type { FileLayer } from '../wal/file-layer.js';
-import { BATCH_ATTR_CONTROL, decodeRecords } from '../wal/record-batch.js';
+import { decodeDeliveryValue } from '../wal/delivery-counts.js';
+import { BATCH_ATTR_CONTROL, BATCH_ATTR_DELIVERIES, BATCH_ATTR_OPAQUE, batchBodyStart, decodeRecords } from '../wal/record-batch.js';
 import { scanSegmentFile } from '../wal/recovery.js';
 import { parseSegmentFileName, segmentFileName } from '../wal/segment.js';
 import { WAL_DEFAULTS, WAL_DIR } from '../wal/wal.js';
-import { readQueueMessage } from '../broker/queue-message.js';
+import type { ArenaBuffer } from '../log/arena.js';
+import { messageId, QB_COUNT, QB_EXPIRES_AT, QB_HEADER_BYTES, QB_KIND, QB_NOT_BEFORE, QB_PRIORITY, QB_TIMESTAMP, readExtensions, recordBodyBytes, recordBodyStart, recordEnd, BATCH_KIND_QUEUE } from '../broker/queue/queue-batch.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const BODY_CHARS_MAX = 400;
@@ -51,6 +55,21 @@ export async function dumpRecords(files: FileLayer, dataDir: string, onlyLog: st
     const file = path.join(walDir, segmentFileName(base));
     await scanSegmentFile(files, file, WAL_DEFAULTS.batchBytesMax * 16, ({ header, buf, bufPos }) => {
       if (onlyLog !== undefined && header.logName !== onlyLog) return null;
+      if ((header.attributes & BATCH_ATTR_OPAQUE) !== 0) {
+        const bodyStart = batchBodyStart(Buffer.byteLength(header.logName, 'utf8'));
+        const bodyBytes = header.batchLength - bodyStart;
+        if (header.logName.startsWith('queue:')) {
+          const messages = dumpQueueBatch(buf.subarray(bufPos + bodyStart, bufPos + header.batchLength), header.logName, header.logBaseOffset, write, colors);
+          if (messages >= 0) {
+            dumped += messages;
+            return null;
+          }
+        }
+        // Not a queue batch this build reads: its size only.
+        write(`${colors.cyan(header.logName)} @${header.logBaseOffset} ${new Date(header.firstTimestampMs).toISOString()} opaque, ${header.recordCount} messages, ${bodyBytes} bytes`);
+        dumped += header.recordCount;
+        return null;
+      }
       const control = (header.attributes & BATCH_ATTR_CONTROL) !== 0;
       let records;
       try {
@@ -60,31 +79,23 @@ export async function dumpRecords(files: FileLayer, dataDir: string, onlyLog: st
         return null;
       }
       if (control) {
-        write(colors.dim(`${header.logName} @${header.logBaseOffset}: ack batch, ${records.length} record(s)`));
+        if ((header.attributes & BATCH_ATTR_DELIVERIES) !== 0) {
+          let pairs: number[];
+          try {
+            pairs = records.flatMap((record) => (record.value === null ? [] : decodeDeliveryValue(record.value)));
+          } catch (error) {
+            write(colors.red(`${header.logName}: delivery-count batch at LSN ${header.baseLsn} not decodable: ${(error as Error).message}`));
+            return null;
+          }
+          write(colors.dim(`${header.logName} @${header.logBaseOffset}: delivery-count batch, ${pairs.length / 2} offset(s)`));
+        } else {
+          write(colors.dim(`${header.logName} @${header.logBaseOffset}: ack batch, ${records.length} record(s)`));
+        }
         return null;
       }
       for (const record of records) {
         dumped += 1;
         const where = `${colors.cyan(header.logName)} @${record.offset} ${new Date(record.timestampMs).toISOString()}`;
-        if (header.logName.startsWith('queue:') && record.value !== null) {
-          try {
-            const { message } = readQueueMessage(record.value, 0, false);
-            const extras = [
-              `id=${message.id}`,
-              message.priority > 0 ? `priority=${message.priority}` : '',
-              message.deliveries > 0 ? `deliveries=${message.deliveries}` : '',
-              message.correlationId === undefined ? '' : `correlationId=${message.correlationId}`,
-              message.replyTo === undefined ? '' : `replyTo=${message.replyTo}`,
-              message.expiresAtMs > 0 ? `expires=${new Date(message.expiresAtMs).toISOString()}` : '',
-              message.notBeforeMs > 0 ? `notBefore=${new Date(message.notBeforeMs).toISOString()}` : '',
-              Object.keys(message.headers).length > 0 ? `headers=${JSON.stringify(message.headers)}` : '',
-            ].filter((s) => s !== '');
-            write(`${where} ${extras.join(' ')} body=${describeBytes(message.body)}`);
-            continue;
-          } catch {
-            // Not in the queue-message layout: shown as bytes below.
-          }
-        }
         const headers = record.headers.length === 0 ? '' : ` headers={${record.headers.map(([k, v]) => `${k}: ${describeBytes(v)}`).join(', ')}}`;
         write(`${where}${record.key === null ? '' : ` key=${describeBytes(record.key)}`}${headers} value=${describeBytes(record.value)}`);
       }
@@ -93,4 +104,40 @@ export async function dumpRecords(files: FileLayer, dataDir: string, onlyLog: st
   }
   write(colors.dim(`${dumped} record(s) dumped in ${((performance.now() - started) / 1000).toFixed(2)} s`));
   return dumped;
+}
+
+/** Prints the messages of a queue batch (a WAL opaque body); -1 when it is not one. */
+function dumpQueueBatch(body: Uint8Array, logName: string, baseOffset: number, write: (line: string) => void, colors: Colors): number {
+  if (body.byteLength < QB_HEADER_BYTES || body[QB_KIND] !== BATCH_KIND_QUEUE) return -1;
+  // Aligned for the batch readers' u32 view (a segment read puts the body anywhere).
+  const copy = new ArrayBuffer((body.byteLength + 7) & ~7);
+  const bytes = new Uint8Array(copy);
+  bytes.set(body);
+  const view = { bytes, buffer: Buffer.from(copy) as ArenaBuffer, u32: new Uint32Array(copy), f64: new Float64Array(copy) };
+  const count = view.u32[QB_COUNT >>> 2]!;
+  const priority = bytes[QB_PRIORITY]!;
+  const expiresAtMs = view.f64[QB_EXPIRES_AT >>> 3]!;
+  const notBeforeMs = view.f64[QB_NOT_BEFORE >>> 3]!;
+  const time = new Date(view.f64[QB_TIMESTAMP >>> 3]!).toISOString();
+  let pos = QB_HEADER_BYTES;
+  try {
+    for (let i = 0; i < count; i++) {
+      const ext = readExtensions(view, pos);
+      const start = recordBodyStart(view.u32, pos);
+      const extras = [
+        `id=${messageId(view, 0, i, pos)}`,
+        priority > 0 ? `priority=${priority}` : '',
+        ext.correlationId === undefined ? '' : `correlationId=${ext.correlationId}`,
+        ext.replyTo === undefined ? '' : `replyTo=${ext.replyTo}`,
+        expiresAtMs > 0 ? `expires=${new Date(expiresAtMs).toISOString()}` : '',
+        notBeforeMs > 0 ? `notBefore=${new Date(notBeforeMs).toISOString()}` : '',
+        Object.keys(ext.headers).length > 0 ? `headers=${JSON.stringify(ext.headers)}` : '',
+      ].filter((s) => s !== '');
+      write(`${colors.cyan(logName)} @${baseOffset + i} ${time} ${extras.join(' ')} body=${describeBytes(bytes.subarray(start, start + recordBodyBytes(view.u32, pos)))}`);
+      pos = recordEnd(view.u32, pos);
+    }
+  } catch (error) {
+    write(colors.red(`${logName}: queue batch at offset ${baseOffset} not decodable: ${(error as Error).message}`));
+  }
+  return count;
 }

@@ -15,8 +15,8 @@
 import { inspect } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import type { Broker } from '../broker/broker.js';
-import type { Queue } from '../broker/queue.js';
-import type { QueueConsumer } from '../broker/queue-consumer.js';
+import type { Queue } from '../broker/queue/queue.js';
+import type { QueueConsumer } from '../broker/queue/queue-consumer.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Colors } from './colors.js';
 import { LatencyHistogram } from './hdr-histogram.js';

@@ -6,7 +6,7 @@
  */
 import { inspect } from 'node:util';
 import type { Broker } from '../broker/broker.js';
-import type { Queue } from '../broker/queue.js';
+import type { Queue } from '../broker/queue/queue.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Colors } from './colors.js';
 import { type LoadOptions, runLoad } from './load-workload.js';

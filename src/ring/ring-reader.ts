@@ -26,7 +26,7 @@ import {
   TAIL,
 } from './ring-layout.js';
 import { RingRecord } from './ring-record.js';
-import { parkConsumer, parkConsumerAsync, wakeProducers } from './ring-wait.js';
+import { napConsumer, parkConsumer, parkConsumerAsync, wakeProducers } from './ring-wait.js';
 
 export type RecordHandler = (record: RingRecord) => void;
 /** A scan callback: the record, and the ring position just past it (for `release`). */
@@ -197,6 +197,16 @@ export class RingReader {
     const parkedMs = performance.now();
     parkConsumer(this.#ints, this.#hasRecords, timeoutMs);
     this.#adaptSpin(performance.now() - parkedMs);
+    return this.#hasRecords();
+  }
+
+  /**
+   * Sleeps at most `timeoutMs` unless records arrive sooner, without asking producers to wake it
+   * (ring-wait.ts `napConsumer`): for a consumer that expects more records soon. Blocks the
+   * thread; the caller keeps the nap short and turns its event loop between naps.
+   */
+  napForRecords(timeoutMs: number): boolean {
+    napConsumer(this.#ints, this.#hasRecords, timeoutMs);
     return this.#hasRecords();
   }
 

@@ -47,6 +47,31 @@ export function wakeProducers(ints: Int32Array): void {
   Atomics.notify(ints, SPACE_DOORBELL);
 }
 
+/**
+ * CONSUMER_PARKED while a consumer naps for a bounded time and will look again on its own
+ * (`napConsumer`): producers see it is not 1 and skip the notify. On a virtual machine a notify
+ * that wakes a parked thread costs its caller 20 µs and more (an inter-processor interrupt),
+ * and the caller is usually the busiest thread there is; the napping thread pays its own wake-up,
+ * on its own core, instead.
+ */
+export const CONSUMER_NAPPING = 2;
+
+/**
+ * Sleeps the consumer for at most `timeoutMs` (Atomics.wait: blocks the thread), unless a
+ * record is ready. Producers do not wake it; a `wake` (the doorbell) still does.
+ */
+export function napConsumer(ints: Int32Array, ready: () => boolean, timeoutMs: number): ParkResult {
+  const seen = Atomics.load(ints, DATA_DOORBELL);
+  Atomics.store(ints, CONSUMER_PARKED, CONSUMER_NAPPING);
+  if (ready()) {
+    Atomics.store(ints, CONSUMER_PARKED, 0);
+    return 'ready';
+  }
+  const result = Atomics.wait(ints, DATA_DOORBELL, seen, timeoutMs);
+  Atomics.store(ints, CONSUMER_PARKED, 0);
+  return result;
+}
+
 /** Parks the consumer until a producer rings, `ready()` holds, or the timeout passes. Blocks the thread. */
 export function parkConsumer(ints: Int32Array, ready: () => boolean, timeoutMs: number): ParkResult {
   const seen = Atomics.load(ints, DATA_DOORBELL);

@@ -237,7 +237,7 @@ describe('queues', () => {
     const b = await start();
     const q = await b.queue('trash');
     await q.sendBatch([1, 2, 3]);
-    expect(await q.stats()).toEqual({ ready: 3, unacked: 0, consumers: 0, delayed: 0, readyBytes: 3 });
+    expect(await q.stats()).toEqual({ ready: 3, unacked: 0, consumers: 0, delayed: 0, readyBytes: 3, parked: 0 });
     expect(await q.purge()).toEqual({ purged: 3 });
     await q.sendBatch([4, 5]);
     expect(await q.delete()).toEqual({ deleted: 2 });
@@ -258,7 +258,9 @@ describe('queues', () => {
     await expect(q.send('x', { delayMs: -1 })).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });
     await expect(q.send(() => 1)).rejects.toMatchObject({ code: 'BATON_CODEC' });
     await expect(q.send(10n)).rejects.toMatchObject({ code: 'BATON_CODEC' });
-    await expect(q.send('x'.repeat(5 * 1024 * 1024))).rejects.toMatchObject({ code: 'BATON_MESSAGE_TOO_LARGE' });
+    await expect(q.send('x'.repeat(65 * 1024 * 1024))).rejects.toMatchObject({ code: 'BATON_MESSAGE_TOO_LARGE' });
+    // The size is checked before the codec reads the bytes: 512 MiB of zeros are not parsed as JSON first.
+    await expect(q.send(new Uint8Array(512 * 1024 * 1024))).rejects.toMatchObject({ code: 'BATON_MESSAGE_TOO_LARGE' });
     await expect(b.queue('strict', { maxPriority: 4 })).rejects.toMatchObject({ code: 'BATON_QUEUE_MISMATCH' });
     await expect(b.queue('opts', { maxLength: -1 })).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });
     await expect(b.queue('opts', { colour: 'red' } as never)).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });

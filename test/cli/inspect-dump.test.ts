@@ -1,5 +1,5 @@
 // Proves `baton inspect --dump` on a data directory written by a broker: queue messages are
-// decoded from the queue-message layout (id, headers, body as JSON / UTF-8 / hex), NAME limits
+// decoded from the queue batch layout (id, headers, body as JSON / UTF-8 / hex), NAME limits
 // the dump to one log; on a corrupted segment the report names the file and byte offset, the
 // dump still prints what precedes the damage, and the exit status is 3; --dump with --json is
 // a one-line usage error (exit 2). Listing and CRC checks themselves: test/wal/inspect.test.ts.

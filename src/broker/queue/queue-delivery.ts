@@ -1,0 +1,185 @@
+/**
+ * One delivery of a queue message, on the consumer's thread: a small object that points at the
+ * message where it lies in the arena. Nothing is decoded until it is read: the body on first use
+ * of `body`, the id, headers and reply fields on first use of one of them.
+ *
+ * A message's memory is reused once it is settled and the actor has let its extent go, so a
+ * delivery settled before its body was read keeps a copy of its record first (`#detach`):
+ * reading `msg.body` after `msg.ack()` works, as it always did.
+ */
+import type { ArenaBuffer, ArenaView } from '../../log/arena.js';
+import { AlreadyAckedError, InvalidArgumentError } from '../../errors.js';
+import type { Codec } from '../codec.js';
+import { generatedId } from '../message-ids.js';
+import { QB_ID_BASE, QB_ID_PREFIX, QB_PRIORITY, QB_TIMESTAMP, type RecordExtensions, readExtensions, recordBodyBytes, recordBodyStart, recordEnd } from './queue-batch.js';
+import { Settle } from './queue-protocol.js';
+
+/** What a delivery needs from its consumer. */
+export interface DeliverySource {
+  readonly codec: Codec;
+  /** The arena's views as of now (they are refreshed when the arena grows). */
+  arenaBytes(): ArenaView & { f64: Float64Array };
+  settle(delivery: QueueDelivery, how: number, delayMs: number): void;
+}
+
+/** A consumer's view of one grant: its id, and where in its batch it starts. */
+export class ConsumerGrant {
+  constructor(
+    readonly id: number,
+    readonly batch: number,
+    readonly index: number,
+    readonly count: number,
+    readonly incarnation: number,
+  ) {}
+}
+
+const UNREAD = Symbol('unread');
+
+/**
+ * A detached record: a copy of the message's record, then of its batch's id prefix, in one
+ * buffer, and the header fields it needs.
+ */
+interface Detached extends ArenaView {
+  prefixAt: number;
+  idBase: number;
+  priority: number;
+  timestampMs: number;
+}
+
+export class QueueDelivery {
+  readonly deliveryCount: number;
+  readonly redelivered: boolean;
+  /** The grant it came in, and its index in it (what a settle names). */
+  readonly grant: ConsumerGrant;
+  readonly index: number;
+  readonly #source: DeliverySource;
+  readonly #record: number;
+  #body: unknown = UNREAD;
+  #bytes: Uint8Array | null = null;
+  #extensions: RecordExtensions | null = null;
+  #detached: Detached | null = null;
+  settled = false;
+
+  constructor(source: DeliverySource, grant: ConsumerGrant, index: number, record: number, deliveries: number) {
+    this.#source = source;
+    this.grant = grant;
+    this.index = index;
+    this.#record = record;
+    this.deliveryCount = deliveries;
+    this.redelivered = deliveries > 1;
+  }
+
+  /** The message's id: the one it was sent with, or the broker's (made into text on first use). */
+  get id(): string {
+    const own = this.#ext().id;
+    if (own !== undefined) return own;
+    const detached = this.#detached;
+    if (detached !== null) return generatedId(detached.bytes.subarray(detached.prefixAt, detached.prefixAt + 8), detached.idBase);
+    const { bytes, f64 } = this.#source.arenaBytes();
+    const batch = this.grant.batch;
+    return generatedId(bytes.subarray(batch + QB_ID_PREFIX, batch + QB_ID_PREFIX + 8), f64[(batch + QB_ID_BASE) >>> 3]! + this.grant.index + this.index);
+  }
+
+  get priority(): number {
+    if (this.#detached !== null) return this.#detached.priority;
+    return this.#source.arenaBytes().bytes[this.grant.batch + QB_PRIORITY]!;
+  }
+
+  /** When it was published (ms since the epoch). */
+  get timestamp(): number {
+    if (this.#detached !== null) return this.#detached.timestampMs;
+    return this.#source.arenaBytes().f64[(this.grant.batch + QB_TIMESTAMP) >>> 3]!;
+  }
+
+  get headers(): Record<string, string> {
+    return this.#ext().headers;
+  }
+
+  get correlationId(): string | undefined {
+    return this.#ext().correlationId;
+  }
+
+  get replyTo(): string | undefined {
+    return this.#ext().replyTo;
+  }
+
+  /** The raw payload (a copy: it outlives the message). */
+  get bytes(): Uint8Array {
+    if (this.#bytes === null) {
+      const { bytes, u32 } = this.#view();
+      const record = this.#at();
+      const start = recordBodyStart(u32, record);
+      this.#bytes = bytes.slice(start, start + recordBodyBytes(u32, record));
+    }
+    return this.#bytes;
+  }
+
+  /** The payload decoded by the queue's codec (on first use). */
+  get body(): unknown {
+    if (this.#body === UNREAD) {
+      const view = this.#view();
+      const record = this.#at();
+      const start = recordBodyStart(view.u32, record);
+      this.#body = this.#source.codec.decodeAt(view, start, start + recordBodyBytes(view.u32, record));
+    }
+    return this.#body;
+  }
+
+  ack(): void {
+    this.#source.settle(this, Settle.ACK, 0);
+  }
+
+  /** Requeue (default) to be delivered again, maybe after `delayMs`; or not: dead-lettered (or dropped without a dead-letter queue). */
+  nack(options: { requeue?: boolean; delayMs?: number } = {}): void {
+    const delayMs = options.delayMs ?? 0;
+    if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`nack delayMs must be a finite number >= 0, got ${delayMs}`);
+    const requeue = options.requeue ?? true;
+    this.#source.settle(this, !requeue ? Settle.REJECT : delayMs > 0 ? Settle.REQUEUE_LATER : Settle.REQUEUE, delayMs);
+  }
+
+  /** Marks it settled (once): AlreadyAckedError the second time. Keeps its bytes if nothing read them yet. */
+  markSettled(): void {
+    if (this.settled) throw new AlreadyAckedError(`message ${this.id} was already acknowledged or rejected; settle each delivery once`);
+    this.settled = true;
+    if (this.#body === UNREAD && this.#bytes === null) this.#detach();
+  }
+
+  #ext(): RecordExtensions {
+    if (this.#extensions === null) {
+      const view = this.#view();
+      this.#extensions = readExtensions(view, this.#at());
+    }
+    return this.#extensions;
+  }
+
+  #view(): ArenaView {
+    return this.#detached ?? this.#source.arenaBytes();
+  }
+
+  /** Where the record is in `#view()`. */
+  #at(): number {
+    return this.#detached === null ? this.#record : 0;
+  }
+
+  /** Copies the record (and the header fields it needs) out of the arena, 4-aligned. */
+  #detach(): void {
+    const arena = this.#source.arenaBytes();
+    const batch = this.grant.batch;
+    const record = this.#record;
+    const length = recordEnd(arena.u32, record) - record;
+    const copy = new ArrayBuffer(length + 8);
+    const bytes = new Uint8Array(copy);
+    bytes.set(arena.bytes.subarray(record, record + length));
+    bytes.set(arena.bytes.subarray(batch + QB_ID_PREFIX, batch + QB_ID_PREFIX + 8), length);
+    const buffer = Buffer.from(copy) as ArenaBuffer;
+    this.#detached = {
+      bytes: buffer,
+      buffer,
+      u32: new Uint32Array(copy),
+      prefixAt: length,
+      idBase: arena.f64[(batch + QB_ID_BASE) >>> 3]! + this.grant.index + this.index,
+      priority: arena.bytes[batch + QB_PRIORITY]!,
+      timestampMs: arena.f64[(batch + QB_TIMESTAMP) >>> 3]!,
+    };
+  }
+}

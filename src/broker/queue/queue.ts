@@ -1,0 +1,307 @@
+/**
+ * `Queue`: point-to-point with competing consumers, on the broker's thread. Each queue is an
+ * actor (`queue:<name>`, queue-actor.ts); this class is its producer and the home of its
+ * consumers on this thread.
+ *
+ * A publish encodes its messages once, into the queue's extents of the arena (queue-batch.ts),
+ * and sends the actor one PUBLISH naming the batches; the actor answers once they are in the
+ * queue (durable: appended to its log and synced under `fsync: 'always'`). A `sendBatch` of any
+ * length is one publish and one confirm.
+ */
+import { Piscina } from 'piscina';
+import type { ActorRuntime } from '../../actor/actor-runtime.js';
+import { deserializeError, InvalidArgumentError, type SerializedError } from '../../errors.js';
+import type { Arena } from '../../log/arena.js';
+import type { ExtentAllocator } from '../../log/extent-allocator.js';
+import { ExtentTableWriter } from '../../log/extent-table.js';
+import { LogWriter } from '../../log/log-writer.js';
+import type { Codec } from '../codec.js';
+import { localMessageId } from '../message-ids.js';
+import { encodeQueueItems, isBatchItem, type QueueBatchRef, type QueueBatchTarget, QB_ID_BASE, type SendOptions } from './queue-batch.js';
+import { type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type ConsumerLink, type MessageHandler, QueueConsumer } from './queue-consumer.js';
+import type { QueueDelivery } from './queue-delivery.js';
+import {
+  FREE_EXTENT_SEALED,
+  type FreedExtent,
+  jsonBytes,
+  publishBytes,
+  QueueRecord,
+  type QueueOptions,
+  type QueueStats,
+  readConfirmed,
+  settleBytes,
+  type SettleBuffer,
+  EXTENT_NONE,
+  writeExtent,
+  writePublish,
+  writeSettle,
+} from './queue-protocol.js';
+import { EXTENT_BYTES_MAX } from '../../log/extent-allocator.js';
+
+export type { BatchItem, SendOptions } from './queue-batch.js';
+
+/** What a queue needs from its broker. */
+export interface QueueHost {
+  readonly runtime: ActorRuntime;
+  readonly arena: Arena;
+  readonly allocator: ExtentAllocator;
+  nextConsumerId(): number;
+  registerConsumer(queue: Queue, consumer: QueueConsumer): void;
+  unregisterConsumer(consumer: QueueConsumer): void;
+  assertOpen(): void;
+  deleted(queue: Queue): void;
+  consumerError(queue: Queue, error: unknown, message: QueueDelivery | undefined): void;
+}
+
+/** Publishes wait this long for their confirm before failing (the actor is restarting, or stuck). */
+const PUBLISH_TIMEOUT_MS = 60_000;
+/** Settle entries per SETTLE record (24 bytes each). */
+const SETTLE_ENTRIES_PER_RECORD = 4096;
+
+/** The ids of a `sendBatch`, made into text only when read. */
+class SentIds {
+  readonly #items: readonly unknown[];
+  readonly #batches: readonly QueueBatchRef[];
+  readonly #bases: readonly number[];
+  #ids: string[] | null = null;
+
+  constructor(items: readonly unknown[], batches: readonly QueueBatchRef[], bases: readonly number[]) {
+    this.#items = items;
+    this.#batches = batches;
+    this.#bases = bases;
+  }
+
+  get ids(): string[] {
+    if (this.#ids === null) {
+      const ids = new Array<string>(this.#items.length);
+      let item = 0;
+      for (let b = 0; b < this.#batches.length; b++) {
+        const base = this.#bases[b]!;
+        for (let i = 0; i < this.#batches[b]!.count; i++, item++) {
+          const given = this.#items[item];
+          ids[item] = isBatchItem(given) && typeof given.id === 'string' ? given.id : localMessageId(base + i);
+        }
+      }
+      this.#ids = ids;
+    }
+    return this.#ids;
+  }
+
+  toJSON(): { ids: string[] } {
+    return { ids: this.ids };
+  }
+}
+
+export class Queue implements QueueBatchTarget {
+  readonly name: string;
+  readonly actorId: string;
+  readonly options: Readonly<QueueOptions>;
+  readonly codec: Codec;
+  readonly arena: Arena;
+  readonly writer: LogWriter;
+  readonly #table: ExtentTableWriter;
+  readonly #host: QueueHost;
+  readonly #consumers = new Set<QueueConsumer>();
+  readonly #link: ConsumerLink;
+  #deleted = false;
+
+  constructor(name: string, options: QueueOptions, codec: Codec, host: QueueHost) {
+    this.name = name;
+    this.actorId = `queue:${name}`;
+    this.options = Object.freeze({ ...options });
+    this.codec = codec;
+    this.arena = host.arena;
+    this.#host = host;
+    this.#table = new ExtentTableWriter(host.arena, host.allocator);
+    this.writer = new LogWriter(host.arena, host.allocator, this.#table);
+    this.#link = {
+      arena: host.arena,
+      subscribe: async (consumer) => {
+        await this.#request(QueueRecord.SUBSCRIBE, { consumer: consumer.id, prefetch: consumer.prefetch, ack: consumer.ack });
+      },
+      cancel: async (consumerId) => {
+        await this.#request(QueueRecord.CANCEL, { consumer: consumerId });
+      },
+      settle: (consumerId: number, settles: SettleBuffer) => {
+        if (this.#deleted) return;
+        for (let first = 0; first < settles.length; first += SETTLE_ENTRIES_PER_RECORD) {
+          const n = Math.min(SETTLE_ENTRIES_PER_RECORD, settles.length - first);
+          this.#host.runtime.sendWith(this.actorId, QueueRecord.SETTLE, settleBytes(n), (bytes, at) => writeSettle(bytes, at, consumerId, settles, first, n));
+        }
+      },
+    };
+  }
+
+  /** The queue's extents and table go back to the arena (its actor could not be declared). */
+  discard(): void {
+    this.#deleted = true;
+    this.writer.freeAll(this.#table.addresses());
+    this.#table.destroy();
+  }
+
+  get maxPriority(): number {
+    return this.options.maxPriority;
+  }
+
+  /** Arena address of the extent table, for the actor's declaration. */
+  get tableHeader(): number {
+    return this.#table.header;
+  }
+
+  /** Publishes one message; resolves once confirmed (durable: appended, and fsynced under 'always'). */
+  async send(body: unknown, options: SendOptions = {}): Promise<{ id: string }> {
+    const items = [{ ...options, body }];
+    const sent = await this.#publish(items);
+    return { id: sent.ids[0]! };
+  }
+
+  /**
+   * Publishes messages, any number of them, with one confirm: all or none. An item is a body, or
+   * `{ body, ...sendOptions }` (an object with a `body` key is read as such).
+   */
+  async sendBatch(items: readonly unknown[]): Promise<{ ids: string[] }> {
+    if (!Array.isArray(items)) throw new InvalidArgumentError('sendBatch takes an array of bodies or { body, ...options }');
+    if (items.length === 0) return { ids: [] };
+    return this.#publish(items);
+  }
+
+  consume(handler: MessageHandler, options: ConsumeOptions = {}): QueueConsumer {
+    return this.#consumer({ each: handler }, options);
+  }
+
+  /**
+   * Consumes in batches: `handler` gets up to `maxBatch` messages at once; they are acked when it
+   * resolves, requeued when it throws (or settled one by one with msg.ack()/nack() inside it).
+   */
+  consumeBatch(handler: BatchHandler, options: ConsumeBatchOptions = {}): QueueConsumer {
+    const maxBatch = options.maxBatch ?? 500;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1 || maxBatch > 65_535) throw new InvalidArgumentError(`maxBatch must be an integer 1 .. 65535, got ${maxBatch}`);
+    return this.#consumer({ batch: handler, maxBatch }, { prefetch: options.prefetch ?? Math.min(65_535, maxBatch * 2), ack: 'auto' });
+  }
+
+  #consumer(handlers: { each: MessageHandler } | { batch: BatchHandler; maxBatch: number }, options: ConsumeOptions): QueueConsumer {
+    this.#host.assertOpen();
+    const consumer = new QueueConsumer(this.#host.nextConsumerId(), handlers, options, this.codec, this.#link, (error, message) => this.#host.consumerError(this, error, message));
+    this.#consumers.add(consumer);
+    this.#host.registerConsumer(this, consumer);
+    void this.#link.subscribe(consumer).catch((error: unknown) => this.#host.consumerError(this, error, undefined));
+    void consumer.closed.then(() => {
+      this.#consumers.delete(consumer);
+      this.#host.unregisterConsumer(consumer);
+    });
+    return consumer;
+  }
+
+  /**
+   * Runs a CPU-heavy handler in a piscina pool: `handler` is the URL (or path) of a module whose
+   * default export takes `{ id, body, headers, priority, deliveryCount, redelivered }` (the body
+   * decoded by the queue's codec, so it must survive structured clone). A delivery is acked when
+   * its task resolves and nacked (requeued, so `maxDeliveries` applies) when it throws or its
+   * thread dies. Closing the returned consumer also destroys the pool.
+   */
+  process(handler: URL | string, options: { threads?: number; concurrency?: number; prefetch?: number } = {}): QueueConsumer {
+    const threads = options.threads ?? 2;
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new InvalidArgumentError(`threads must be an integer 1 .. 256, got ${threads}`);
+    const filename = handler instanceof URL ? handler.href : String(handler);
+    const pool = new Piscina({ filename, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
+    const concurrency = options.concurrency ?? threads;
+    const consumer = this.consume(
+      (message) =>
+        pool.run({ id: message.id, body: message.body, headers: message.headers, priority: message.priority, deliveryCount: message.deliveryCount, redelivered: message.redelivered }),
+      { ack: 'auto', concurrency, prefetch: options.prefetch ?? Math.max(concurrency * 2, 16) },
+    );
+    void consumer.closed.then(() => pool.destroy());
+    return consumer;
+  }
+
+  /** Messages as an async iterator, with manual acks (call `msg.ack()`); breaking out closes the consumer. */
+  async *messages(options: { prefetch?: number } = {}): AsyncGenerator<QueueDelivery> {
+    const buffered: QueueDelivery[] = [];
+    let wake: (() => void) | null = null;
+    const consumer = this.consume(
+      (message) => {
+        buffered.push(message);
+        wake?.();
+      },
+      { ack: 'manual', prefetch: options.prefetch ?? 100, concurrency: 65_535 },
+    );
+    try {
+      for (;;) {
+        while (buffered.length === 0 && consumer.state === 'consuming') await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        const next = buffered.shift();
+        if (next === undefined) return;
+        yield next;
+      }
+    } finally {
+      await consumer.close();
+    }
+  }
+
+  async purge(): Promise<{ purged: number }> {
+    return (await this.#request(QueueRecord.PURGE, null)) as { purged: number };
+  }
+
+  async stats(): Promise<QueueStats> {
+    return (await this.#request(QueueRecord.STATS, null)) as QueueStats;
+  }
+
+  /** Deletes the queue and its messages; its consumers are closed. */
+  async delete(): Promise<{ deleted: number }> {
+    for (const consumer of [...this.#consumers]) await consumer.close();
+    const result = (await this.#request(QueueRecord.DELETE, null)) as { deleted: number };
+    await this.#host.runtime.stop(this.actorId);
+    this.discard();
+    this.#host.deleted(this);
+    return result;
+  }
+
+  /** Called by the broker when the queue actor restarted: consumers subscribe again. */
+  async restarted(): Promise<void> {
+    for (const consumer of this.#consumers) await consumer.queueRestarted();
+  }
+
+  /** EXTENT_REQUEST from the actor (a durable queue reading batches back): an extent, or EXTENT_NONE. */
+  giveExtent(bytes: number, requestId: number): void {
+    if (this.#deleted) return;
+    const extent = bytes <= EXTENT_BYTES_MAX ? this.writer.allocateSealed(bytes) : null;
+    this.#host.runtime.sendWith(this.actorId, QueueRecord.EXTENT, 8, (out, at) => writeExtent(out, at, extent?.address ?? EXTENT_NONE, extent?.generation ?? 0), requestId);
+  }
+
+  /** FREE_EXTENT from the actor: extents whose batches are all settled. */
+  freeExtents(extents: readonly FreedExtent[]): void {
+    if (this.#deleted) return;
+    for (const { address, generation, fill } of extents) this.writer.freeExtent(address, generation, fill === FREE_EXTENT_SEALED ? -1 : fill);
+  }
+
+  async #publish(items: readonly unknown[]): Promise<SentIds> {
+    this.#host.assertOpen();
+    const batches = encodeQueueItems(this, items, Date.now());
+    const sealed = this.writer.takeSealed();
+    const records = batches.map((batch) => ({ address: batch.address, extent: batch.extent, generation: batch.generation }));
+    // The ids' first counter values, read now: the batches' memory is the queue's until settled, not ours.
+    const bases = batches.map((batch) => this.arena.f64[(batch.address + QB_ID_BASE) >>> 3]!);
+    const reply = await this.#host.runtime.requestWith(this.actorId, QueueRecord.PUBLISH, publishBytes(records.length, sealed.length), (bytes, at) => writePublish(bytes, at, records, sealed), {
+      timeoutMs: PUBLISH_TIMEOUT_MS,
+    });
+    if (reply.type === QueueRecord.CONFIRMED) {
+      readConfirmed(reply.payload);
+      return new SentIds(items, batches, bases);
+    }
+    throw resultError(reply.payload);
+  }
+
+  async #request(type: number, body: unknown): Promise<unknown> {
+    this.#host.assertOpen();
+    const payload = body === null ? new Uint8Array(0) : jsonBytes(body);
+    const reply = await this.#host.runtime.request(this.actorId, type, payload, { replyType: QueueRecord.RESULT, timeoutMs: 60_000 });
+    const result = JSON.parse(new TextDecoder().decode(reply.payload)) as { ok: true; value: unknown } | { ok: false; error: SerializedError };
+    if (!result.ok) throw deserializeError(result.error);
+    return result.value;
+  }
+}
+
+function resultError(payload: Uint8Array): Error {
+  const result = JSON.parse(new TextDecoder().decode(payload)) as { ok: boolean; error?: SerializedError };
+  return result.error === undefined ? new Error('the queue answered a publish with no confirm') : deserializeError(result.error);
+}
