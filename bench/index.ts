@@ -23,12 +23,12 @@ export const suites: Record<string, { load: () => Promise<Suite>; needsServer: b
   queue: {
     load: async () => (await import('./queue.js')).queueSuite,
     needsServer: false,
-    about: 'queues end to end (sendBatch -> queue actor -> consumers), 64/256 B, in memory and durable, 1 and 4 consumers',
+    about: 'queues end to end, JSON and raw 64/256 B, in memory and durable, checked bodies; beside fastq, postMessage, SQLite, piscina; latency, 64 queues, RSS per message',
   },
   topic: {
     load: async () => (await import('./topic.js')).topicSuite,
     needsServer: false,
-    about: 'topics end to end (sendBatch -> 4 partitions -> a consumer group of 1 or 2), 64/256 B, in memory and durable, beside postMessage batches',
+    about: 'topics end to end (4 partitions -> a consumer group; topic.process groups of 1 and 2 on threads), JSON and raw, checked bodies; beside postMessage, fastq, SQLite',
   },
   peers: {
     load: async () => (await import('./peers.js')).peersSuite,

@@ -20,7 +20,7 @@ export function escapeXml(text: string): string {
 
 /** True for rows measuring another system than Baton (the suites name them so). */
 export function isPeerRow(row: BenchResult): boolean {
-  return /\(peer\)|postMessage|ringbuf\.js|raw disk|NATS|JetStream|RabbitMQ|Redis|BullMQ/i.test(row.name) && !row.name.startsWith('Baton');
+  return /\(peer\)|postMessage|ringbuf\.js|raw disk|NATS|JetStream|RabbitMQ|Redis|BullMQ|fastq|SQLite|piscina|fdatasync/i.test(row.name) && !row.name.startsWith('Baton');
 }
 
 function formatRate(value: number): string {

@@ -1,38 +1,151 @@
 /**
- * `baton bench queue`: queues end to end — sendBatch (1,000 per batch, 4 batches in flight) ->
- * queue actor -> consumers (ack 'auto', prefetch 2,000) — at 64 and 256 B, in memory and durable
- * (a data directory with fsync 'always': a batch is confirmed after the fdatasync that covers
- * it), with 1 and 4 consumers. Each row: messages/s from the first send to the last message
- * consumed. Peer in the same run: a queue written by hand over postMessage
- * (postmessage-queue.ts), each Baton row carrying its ratio to it (`xPostMessage`).
+ * `baton bench queue`: queues end to end, beside their peers measured in the same run.
+ *
+ * Throughput rows (rounds.ts: full runs 1,000,000 messages or 20 s a row, a warm-up round
+ * discarded, median of 5; --quick 50,000 messages, one round). Load (batch-driver.ts): 4
+ * producers, each sending batches of 1,000 and waiting for a batch's confirm before its next (4
+ * batches in flight), for Baton and every peer alike. Bodies (bodies.ts) are distinct and carry
+ * producer and sequence: JSON (`{ p, s, pad }`, codec 'json', the JSON text 64 or 256 B) or raw
+ * (a Uint8Array of 64 or 256 B, codec 'raw'). Every consumer decodes every body and checks order
+ * per producer, loss and duplicates (sequence-check.ts); a failed check fails the suite. Consumers
+ * have prefetch 2,000, ack 'auto'. The clock runs from the first send until, after the last
+ * message was handled, `queue.stats()` shows nothing ready and nothing unacked (the broker holds
+ * the last ack). `extra` of each row: CPU ns per message by thread (row-cost.ts: main, the
+ * broker's threads once stats() names them, handler threads, other), the main thread's GC share,
+ * `msgsPerFdatasync` on durable rows (null until stats() counts fdatasyncs), and ratios:
+ *
+ * - queue in memory {json,raw} {64,256} B, 1 consumer          xFastq, xPostMessage
+ * - queue in memory raw 64 B, 4 consumers                       xPostMessage
+ * - queue in memory raw 64 B, consumeBatch (when Queue has it)  xFastq, xPostMessage
+ * - queue durable {json,raw} {64,256} B, 1 consumer             xSqlite, xPostMessage
+ * - queue durable raw 256 B, 4 consumers                        xSqlite, xPostMessage
+ * - queue.process json 64 B, 2 threads (the handler decodes and checks on pool threads)  xPiscina
+ * - 64 queues in memory raw 64 B, a consumer each (batches round robin over the queues, the count
+ *   rounded up to whole rounds of 64 batches): aggregate rate, vs1Queue = over the 1-queue row
+ * - peers: fastq on the main thread (peers/fastq-queue.ts), a hand-written postMessage queue
+ *   (peers/postmessage-queue.ts), SQLite in WAL mode with synchronous=FULL (peers/sqlite-queue.ts),
+ *   piscina with a task per message (peers/piscina-pool.ts). A peer not installed: a skipped row.
+ *
+ * Latency rows (latency.ts; msgs/s empty): single sends of 64 B raw paced at 1,000 and 10,000/s,
+ * publish -> handler p50/p99/p99.9, in memory (p99OverPostMessage: over the postMessage round
+ * trip's p99) and durable (p99OverFdatasync: over a 4 KiB append + fdatasync's p99), beside those
+ * two measured in the same run. Full: 10 s a rate; --quick: about 1 s.
+ *
+ * Memory rows (rss-growth.ts; msgs/s empty): RSS bytes per queued 64 B raw message, no consumer,
+ * 1,000,000 (and, in full runs, 10,000,000) messages, each measured in a fresh child process
+ * started with --expose-gc (collected before each reading): in memory (and that minus the body),
+ * and durable with memoryBytes 16 MiB (bodies on disk).
  */
-import { performance } from 'node:perf_hooks';
-import { BATCH, IN_FLIGHT, ReceiveCounter, runEndToEnd, sendInBatches, withBroker } from './batch-driver.js';
-import type { Suite } from './report.js';
+import { BATCH } from './batch-driver.js';
+import { type BodyCodec, type BodyShape } from './bodies.js';
+import { withBroker } from './broker-fixture.js';
+import { batonLatency, fdatasyncLatency, type LatencyFigures, postMessageRoundTrip } from './latency.js';
+import { fastqSkipped, measureFastq } from './peers/fastq-queue.js';
+import { measurePiscina } from './peers/piscina-pool.js';
+import { measurePostMessageQueue } from './peers/postmessage-queue.js';
+import { measureSqliteQueue, sqliteSkipped } from './peers/sqlite-queue.js';
+import { consumeBatchOf, runQueue, runQueueProcess } from './queue-runs.js';
+import type { BenchResult, Suite, SuiteOptions } from './report.js';
+import { type Extra, type RowSpec, runRounds } from './rounds.js';
+import { RSS_BODY_BYTES, rssGrowthInChild } from './rss-growth.js';
 
-async function measure(size: number, durable: boolean, consumers: number, messages: number): Promise<number> {
-  return withBroker(durable, 'queue', async (broker) => {
-    const queue = await broker.queue('bench', { codec: 'raw' });
-    const counter = new ReceiveCounter(messages);
-    const handles = Array.from({ length: consumers }, () => queue.consume(() => counter.add(), { prefetch: 2_000 }));
-    const batch = new Array<Uint8Array>(BATCH).fill(new Uint8Array(size).fill(120));
-    const startedMs = performance.now();
-    await sendInBatches(messages, batch, IN_FLIGHT, (items) => queue.sendBatch(items));
-    await counter.all;
-    const rate = messages / ((performance.now() - startedMs) / 1000);
-    for (const handle of handles) await handle.close();
-    return rate;
+const SHAPES: BodyShape[] = (['json', 'raw'] as BodyCodec[]).flatMap((codec) => [64, 256].map((size) => ({ codec, size })));
+const RAW64: BodyShape = { codec: 'raw', size: 64 };
+const RAW256: BodyShape = { codec: 'raw', size: 256 };
+const JSON64: BodyShape = { codec: 'json', size: 64 };
+const SCALE_QUEUES = 64;
+
+const shapeName = (shape: BodyShape) => `${shape.codec} ${shape.size} B`;
+const fastqRow = (shape: BodyShape) => `fastq (peer) ${shapeName(shape)}, main thread`;
+const postMessageRow = (shape: BodyShape) => `postMessage queue (peer) ${shapeName(shape)}`;
+const sqliteRow = (shape: BodyShape) => `SQLite queue (peer) ${shapeName(shape)}, WAL, synchronous=FULL`;
+const piscinaRow = (shape: BodyShape) => `piscina (peer) ${shapeName(shape)}, a task per message, 2 threads`;
+const memoryRow = (shape: BodyShape, consumers: number) => `queue in memory ${shapeName(shape)}, ${consumers} consumer${consumers > 1 ? 's' : ''}`;
+const durableRow = (shape: BodyShape, consumers: number) => `queue durable (fsync always) ${shapeName(shape)}, ${consumers} consumer${consumers > 1 ? 's' : ''}`;
+
+async function throughputRows(): Promise<RowSpec[]> {
+  const noFastq = await fastqSkipped();
+  const noSqlite = await sqliteSkipped();
+  const rows: RowSpec[] = [];
+  for (const shape of SHAPES) {
+    rows.push(noFastq === null ? { name: fastqRow(shape), size: shape.size, run: (limits) => measureFastq(shape, limits) } : { name: fastqRow(shape), size: shape.size, skipped: noFastq });
+  }
+  for (const shape of SHAPES) rows.push({ name: postMessageRow(shape), size: shape.size, run: (limits) => measurePostMessageQueue(shape, limits) });
+  for (const shape of SHAPES) {
+    rows.push(noSqlite === null ? { name: sqliteRow(shape), size: shape.size, run: (limits) => measureSqliteQueue(shape, limits) } : { name: sqliteRow(shape), size: shape.size, skipped: noSqlite });
+  }
+  rows.push({ name: piscinaRow(JSON64), size: 64, run: (limits) => measurePiscina(JSON64, limits) });
+  const baton = (name: string, shape: BodyShape, durable: boolean, consumers: number, ratios: Record<string, string>, api: 'consume' | 'consumeBatch' = 'consume', queues = 1): RowSpec => ({
+    name,
+    size: shape.size,
+    ratios,
+    run: (limits) => runQueue(name, { shape, durable, queues, consumers, api }, limits),
   });
+  for (const shape of SHAPES) rows.push(baton(memoryRow(shape, 1), shape, false, 1, { xFastq: fastqRow(shape), xPostMessage: postMessageRow(shape) }));
+  rows.push(baton(memoryRow(RAW64, 4), RAW64, false, 4, { xPostMessage: postMessageRow(RAW64) }));
+  const batchName = `queue in memory ${shapeName(RAW64)}, consumeBatch (maxBatch 1000)`;
+  rows.push(
+    (await hasConsumeBatch())
+      ? baton(batchName, RAW64, false, 1, { xFastq: fastqRow(RAW64), xPostMessage: postMessageRow(RAW64) }, 'consumeBatch')
+      : { name: batchName, size: 64, skipped: 'queue.consumeBatch is not there yet' },
+  );
+  for (const shape of SHAPES) rows.push(baton(durableRow(shape, 1), shape, true, 1, { xSqlite: sqliteRow(shape), xPostMessage: postMessageRow(shape) }));
+  rows.push(baton(durableRow(RAW256, 4), RAW256, true, 4, { xSqlite: sqliteRow(RAW256), xPostMessage: postMessageRow(RAW256) }));
+  const processName = `queue.process in memory ${shapeName(JSON64)}, 2 threads`;
+  rows.push({ name: processName, size: 64, ratios: { xPiscina: piscinaRow(JSON64) }, run: (limits) => runQueueProcess(processName, JSON64, 2, limits) });
+  // Whole rounds of one batch per queue (within the deadline), so that every queue gets its share.
+  const scaleName = `${SCALE_QUEUES} queues in memory ${shapeName(RAW64)}, a consumer each`;
+  const perRound = SCALE_QUEUES * BATCH;
+  rows.push({
+    name: scaleName,
+    size: RAW64.size,
+    ratios: { vs1Queue: memoryRow(RAW64, 1), xPostMessage: postMessageRow(RAW64) },
+    run: (limits) => runQueue(scaleName, { shape: RAW64, durable: false, queues: SCALE_QUEUES, consumers: 1, api: 'consume' }, { ...limits, maxMessages: Math.ceil(limits.maxMessages / perRound) * perRound }),
+  });
+  return rows;
 }
 
-export const queueSuite: Suite = (options) =>
-  runEndToEnd(
-    {
-      label: 'queue',
-      peerName: (size) => `postMessage queue (peer) ${size} B, batches of ${BATCH}`,
-      readers: [1, 4],
-      rowName: (durable, size, consumers) => `queue ${durable ? 'durable (fsync always)' : 'in memory'} ${size} B, sendBatch x${BATCH}, ${consumers} consumer(s)`,
-      measure,
-    },
-    options,
-  );
+/** Whether queues have the batch consumer API yet: asked of a real queue. */
+function hasConsumeBatch(): Promise<boolean> {
+  return withBroker(false, 'probe', async (broker) => consumeBatchOf(await broker.queue('probe')) !== undefined);
+}
+
+function latencyRow(name: string, figures: LatencyFigures, extra: Extra = {}): BenchResult {
+  return { name, messages: figures.samples, msgsPerSec: null, mbPerSec: null, p50Us: figures.p50Us, p99Us: figures.p99Us, extra: { p999Us: figures.p999Us, ...extra } };
+}
+
+async function latencyRows(options: SuiteOptions): Promise<BenchResult[]> {
+  const seconds = options.quick ? 1 : 10;
+  options.log('  latency: postMessage round trip, fdatasync ...');
+  const roundTrip = await postMessageRoundTrip(1_000, Math.max(1_500, 1_000 * seconds));
+  const fdatasync = fdatasyncLatency(options.quick ? 300 : 2_000);
+  const rows = [
+    latencyRow('postMessage round trip (peer) 64 B, paced 1,000/s', roundTrip),
+    latencyRow('fdatasync (peer) 4 KiB appended to a file', fdatasync),
+  ];
+  for (const durable of [false, true]) {
+    for (const rate of [1_000, 10_000]) {
+      const name = `queue latency ${durable ? 'durable (fsync always)' : 'in memory'} raw 64 B, send() paced ${rate.toLocaleString('en-US')}/s, publish -> handler`;
+      const { figures, extra } = await batonLatency(name, durable, rate, Math.max(1_500, rate * seconds));
+      const ratio: Extra = durable ? { p99OverFdatasync: figures.p99Us / fdatasync.p99Us } : { p99OverPostMessage: figures.p99Us / roundTrip.p99Us };
+      options.log(`  ${name}: p50 ${figures.p50Us.toFixed(0)} µs, p99 ${figures.p99Us.toFixed(0)} µs`);
+      rows.push(latencyRow(name, figures, { ...ratio, ...extra }));
+    }
+  }
+  return rows;
+}
+
+async function memoryRows(options: SuiteOptions): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  for (const count of options.quick ? [1_000_000] : [1_000_000, 10_000_000]) {
+    for (const durable of [false, true]) {
+      const name = `queue RSS ${durable ? 'durable, memoryBytes 16 MiB' : 'in memory'}, ${count.toLocaleString('en-US')} x ${RSS_BODY_BYTES} B raw queued`;
+      const { bytesPerMsg, extra, seconds } = await rssGrowthInChild(durable, count, options.quick ? 2_000 : 5_000);
+      options.log(`  ${name}: ${bytesPerMsg.toFixed(0)} B/msg (sent in ${seconds.toFixed(1)} s)`);
+      rows.push({ name, messages: count, msgsPerSec: null, mbPerSec: null, p50Us: null, p99Us: null, extra: { rssBytesPerMsg: bytesPerMsg, ...extra } });
+    }
+  }
+  return rows;
+}
+
+export const queueSuite: Suite = async (options) => [...(await runRounds(await throughputRows(), options)), ...(await latencyRows(options)), ...(await memoryRows(options))];

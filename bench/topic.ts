@@ -1,41 +1,66 @@
 /**
- * `baton bench topic`: partitioned topics end to end — sendBatch (1,000 records per batch, 4
- * batches in flight, keyless: round robin over the partitions) -> partition actors -> a consumer
- * group of 1 or 2 members (ack 'auto': positions committed through the group coordinator) — at
- * 64 and 256 B, in memory and durable (fsync 'always'). Each row: records/s from the first send
- * to the last record handled. Peer in the same run: the same records through a queue written by
- * hand over postMessage (one transferred message per batch; postmessage-queue.ts), the cheapest
- * in-process transport a Node user would write without a log, a group or offsets.
+ * `baton bench topic`: partitioned topics end to end, beside peers measured in the same run.
+ *
+ * Rows run as the queue suite's (rounds.ts: full runs 1,000,000 records or 20 s a row, a warm-up
+ * round discarded, median of 5; --quick 50,000, one round), with the same load (batch-driver.ts:
+ * 4 producers, batches of 1,000, 4 in flight; keyless, so each batch sticks to one of the 4
+ * partitions and the next moves on) and the same bodies (bodies.ts, JSON or raw, 64 or 256 B).
+ * Every record is decoded and checked: order per producer within a partition, loss, duplicates
+ * (sequence-check.ts). The group joins before the first send. `extra`: CPU ns per record by
+ * thread, the main thread's GC share, `msgsPerFdatasync` on durable rows (row-cost.ts), ratios:
+ *
+ * - topic in memory {raw,json} 64 B, group of 1 (a subscription on the broker's thread)
+ *   xFastq, xPostMessage; the clock stops when, after the last record was handled,
+ *   `subscription.commit()` resolved (the group's committed positions cover every record)
+ * - topic durable {raw,json} 256 B, group of 1     xSqlite, xPostMessage; clock as above
+ * - topic.process in memory raw 64 B, a group of 1 on 1 thread, and of 2 members on 2 threads
+ *   (`topic.process(handler, { group, threads })`: each member's records handled on its own
+ *   thread by workers/bench/check-handler.ts); the group of 2 carries vsGroupOf1. TopicProcess
+ *   has no commit(): the clock stops at the last record handled (`extra.clock` says so).
+ * - peers: the postMessage queue (peers/postmessage-queue.ts), fastq on the main thread and the
+ *   SQLite queue (the in-process and durable bars the queue suite uses).
  */
-import { performance } from 'node:perf_hooks';
-import { BATCH, IN_FLIGHT, ReceiveCounter, runEndToEnd, sendInBatches, withBroker } from './batch-driver.js';
+import type { BodyShape } from './bodies.js';
+import { fastqSkipped, measureFastq } from './peers/fastq-queue.js';
+import { measurePostMessageQueue } from './peers/postmessage-queue.js';
+import { measureSqliteQueue, sqliteSkipped } from './peers/sqlite-queue.js';
 import type { Suite } from './report.js';
+import { type RowSpec, runRounds } from './rounds.js';
+import { PARTITIONS, runTopicProcess, runTopicSubscribe } from './topic-runs.js';
 
-const PARTITIONS = 4;
+const RAW64: BodyShape = { codec: 'raw', size: 64 };
+const JSON64: BodyShape = { codec: 'json', size: 64 };
+const RAW256: BodyShape = { codec: 'raw', size: 256 };
+const JSON256: BodyShape = { codec: 'json', size: 256 };
 
-async function measure(size: number, durable: boolean, members: number, records: number): Promise<number> {
-  return withBroker(durable, 'topic', async (broker) => {
-    const topic = await broker.topic('bench', { codec: 'raw', partitions: PARTITIONS });
-    const counter = new ReceiveCounter(records);
-    const subscriptions = Array.from({ length: members }, () => topic.subscribe({ group: 'bench', from: 'earliest' }, () => counter.add()));
-    const batch = new Array<Uint8Array>(BATCH).fill(new Uint8Array(size).fill(120));
-    const startedMs = performance.now();
-    await sendInBatches(records, batch, IN_FLIGHT, (items) => topic.sendBatch(items));
-    await counter.all;
-    const rate = records / ((performance.now() - startedMs) / 1000);
-    for (const subscription of subscriptions) await subscription.close();
-    return rate;
-  });
+const shapeName = (shape: BodyShape) => `${shape.codec} ${shape.size} B`;
+const postMessageRow = (shape: BodyShape) => `postMessage queue (peer) ${shapeName(shape)}`;
+const fastqRow = (shape: BodyShape) => `fastq (peer) ${shapeName(shape)}, main thread`;
+const sqliteRow = (shape: BodyShape) => `SQLite queue (peer) ${shapeName(shape)}, WAL, synchronous=FULL`;
+const processRow = (members: number) => `topic.process in memory ${shapeName(RAW64)}, ${PARTITIONS} partitions, group of ${members} on ${members} thread${members > 1 ? 's' : ''}`;
+
+async function rows(): Promise<RowSpec[]> {
+  const noFastq = await fastqSkipped();
+  const noSqlite = await sqliteSkipped();
+  const specs: RowSpec[] = [];
+  for (const shape of [RAW64, JSON64, RAW256, JSON256]) specs.push({ name: postMessageRow(shape), size: shape.size, run: (limits) => measurePostMessageQueue(shape, limits) });
+  for (const shape of [RAW64, JSON64]) {
+    specs.push(noFastq === null ? { name: fastqRow(shape), size: shape.size, run: (limits) => measureFastq(shape, limits) } : { name: fastqRow(shape), size: shape.size, skipped: noFastq });
+  }
+  for (const shape of [RAW256, JSON256]) {
+    specs.push(noSqlite === null ? { name: sqliteRow(shape), size: shape.size, run: (limits) => measureSqliteQueue(shape, limits) } : { name: sqliteRow(shape), size: shape.size, skipped: noSqlite });
+  }
+  for (const [shape, durable] of [[RAW64, false], [JSON64, false], [RAW256, true], [JSON256, true]] as const) {
+    const name = `topic ${durable ? 'durable (fsync always)' : 'in memory'} ${shapeName(shape)}, ${PARTITIONS} partitions, group of 1`;
+    const ratios: Record<string, string> = durable ? { xSqlite: sqliteRow(shape), xPostMessage: postMessageRow(shape) } : { xFastq: fastqRow(shape), xPostMessage: postMessageRow(shape) };
+    specs.push({ name, size: shape.size, ratios, run: (limits) => runTopicSubscribe(name, shape, durable, limits) });
+  }
+  for (const members of [1, 2]) {
+    const name = processRow(members);
+    const ratios: Record<string, string> = members === 1 ? { xPostMessage: postMessageRow(RAW64) } : { vsGroupOf1: processRow(1), xPostMessage: postMessageRow(RAW64) };
+    specs.push({ name, size: RAW64.size, ratios, run: (limits) => runTopicProcess(name, RAW64, members, limits) });
+  }
+  return specs;
 }
 
-export const topicSuite: Suite = (options) =>
-  runEndToEnd(
-    {
-      label: 'topic',
-      peerName: (size) => `postMessage batches (peer) ${size} B, x${BATCH} per message`,
-      readers: [1, 2],
-      rowName: (durable, size, members) => `topic ${durable ? 'durable (fsync always)' : 'in memory'} ${size} B, ${PARTITIONS} partitions, sendBatch x${BATCH}, group of ${members}`,
-      measure,
-    },
-    options,
-  );
+export const topicSuite: Suite = async (options) => runRounds(await rows(), options);
