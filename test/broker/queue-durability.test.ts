@@ -47,7 +47,7 @@ describe('queue durability', () => {
     expect(rest.filter((n) => acked.includes(n))).toEqual([]);
   });
 
-  it.each(['throw', 'exit'] as const)('queue - the queue actor failing (%s) under a stream of publishes loses no confirmed message', async (mode) => {
+  it.each(['throw', 'exit', 'terminate'] as const)('queue - the queue actor failing (%s) under a stream of publishes loses no confirmed message', async (mode) => {
     broker = await Broker.start({ workers: 2, supervisor: { backoffMs: [1, 10] } });
     const restarts: unknown[] = [];
     broker.on('restart', (e) => restarts.push(e));

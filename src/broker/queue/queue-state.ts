@@ -674,8 +674,19 @@ export class QueueState {
       }
       const batch = span.batch;
       if (!this.#needResident(batch)) return null;
-      const count = Math.min(max, span.end - span.index);
+      let count = Math.min(max, span.end - span.index);
       const index = span.index;
+      // Messages delivered before (known from the log after a restart) go out one by one, with
+      // their count: a run is cut before the first of them.
+      let again = false;
+      if (this.#deliveries.size > 0) {
+        for (let i = 0; i < count; i++) {
+          if (!this.#deliveries.has(batch.baseOffset + index + i)) continue;
+          again = i === 0;
+          count = again ? 1 : i;
+          break;
+        }
+      }
       const record = span.record;
       const u32 = this.#arena.u32;
       let pos = record;
@@ -698,7 +709,7 @@ export class QueueState {
         this.#deadLetter('expired', expired);
         continue;
       }
-      return new Run(batch, index, count, record);
+      return again ? { batch, index } : new Run(batch, index, count, record);
     }
     return null;
   }
