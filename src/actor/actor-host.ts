@@ -47,7 +47,7 @@ const IDLE_SPIN_POLLS = 2048;
  */
 const NAP_WINDOW_MS = 20;
 /** One nap (Atomics.wait's timeout; the kernel makes it ~100 µs): also how often the event loop turns while napping. */
-const NAP_MS = 0.02;
+const NAP_MS = 0.3;
 
 export interface ActorStartSpec {
   id: string;
@@ -402,9 +402,13 @@ export class ActorHost {
       if (scanned === 0 && handled === 0) {
         // Nothing runnable: park until a record arrives or something wakes us (an actor's async
         // receive settling, a start, a stop, close). Not busy while parked: not stalled either.
-        if (this.#receivesInFlight === 0 && this.#spinForRecords()) continue;
+        const streaming = this.#receivesInFlight === 0 && performance.now() - this.#lastRecordMs < NAP_WINDOW_MS;
+        // A spin saves a sender's notify before a park; a nap needs none: napping, no spin (a
+        // spin between naps kept this thread on its core all the time, and the application's
+        // thread lost the other one to the garbage collector's helpers).
+        if (!streaming && this.#receivesInFlight === 0 && this.#spinForRecords()) continue;
         Atomics.store(health, this.#busyIndex, 0);
-        if (this.#receivesInFlight === 0 && performance.now() - this.#lastRecordMs < NAP_WINDOW_MS) {
+        if (streaming) {
           // In a stream: nap, then let the event loop run (storage answers, timers, control calls).
           // Not while a receive waits for its promise: that needs the event loop now, not in a nap.
           this.#reader.napForRecords(NAP_MS);

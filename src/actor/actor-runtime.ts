@@ -17,7 +17,7 @@ import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring
 import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
 import type { StorageWorkerData } from '../../workers/storage.js';
-import { EVENT_LOOP_READER } from './event-loop-reader.js';
+import { RUNTIME_INBOX_READER } from './event-loop-reader.js';
 import {
   type ActorAddress,
   type ActorDeclaration,
@@ -110,7 +110,7 @@ export class ActorRuntime extends EventEmitter {
     this.#writers = rings.hostInboxes.map((inbox) => attachWriter(inbox));
     this.#backlogs = rings.hostInboxes.map(() => []);
     this.#draining = rings.hostInboxes.map(() => false);
-    this.#consumer = new RingConsumer(new RingReader(rings.runtimeInbox, EVENT_LOOP_READER), (record) => {
+    this.#consumer = new RingConsumer(new RingReader(rings.runtimeInbox, RUNTIME_INBOX_READER), (record) => {
       if (this.#viewHandler !== null && this.#viewHandler(record.destination, record.type, record.meta, record.payload())) return;
       const actor = this.#byAddress.get(record.destination);
       const reply: ReplyRecord = { actor: actor ?? `#${record.destination}`, type: record.type, meta: record.meta, payload: record.copyPayload() };

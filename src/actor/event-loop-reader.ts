@@ -19,3 +19,13 @@ import type { RingReaderOptions } from '../ring/index.js';
  * notify per record.
  */
 export const EVENT_LOOP_READER: RingReaderOptions = Object.freeze({ spinMin: 0, spinMax: 0 });
+
+/**
+ * The runtime's own inbox on the application's thread (replies, grants, confirms): an adaptive
+ * spin of 64 polls, doubling up to 4,096 (tens of µs) while parks keep ending within 250 µs and
+ * halving when they do not (RingReader's rule). During a stream the next reply usually comes
+ * within a few µs of the park, and catching it spinning saves the sender a notify and this
+ * thread a wake-up through the event loop; idle, the spin shrinks back to nothing worth
+ * counting. The spin holds this event loop, but only for as long as a reply is due.
+ */
+export const RUNTIME_INBOX_READER: RingReaderOptions = Object.freeze({ spinMin: 64, spinMax: 4096 });

@@ -128,7 +128,7 @@ export class Broker extends EventEmitter {
       },
       unroutable: (exchange, routingKey) => this.emit('unroutable', { exchange, routingKey }),
     };
-    this.#topics = new TopicRegistry(runtime, {
+    this.#topics = new TopicRegistry(runtime, this.#allocator, {
       assertOpen: () => this.#assertOpen(),
       consumerError: (event) => this.emit('consumer-error', event),
     });
@@ -294,7 +294,7 @@ export class Broker extends EventEmitter {
         return true;
       }
       default:
-        return false;
+        return this.#topics.onRecordView(actor, type, meta, payload);
     }
   }
 

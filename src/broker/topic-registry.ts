@@ -4,6 +4,7 @@
  * one and delegates `topic()` to it.
  */
 import type { ActorRuntime } from '../actor/actor-runtime.js';
+import type { ExtentAllocator } from '../log/extent-allocator.js';
 import { InvalidArgumentError, TopicMismatchError } from '../errors.js';
 import { compiledFileUrl } from '../threads/worker-file.js';
 import { CODEC_NAMES, type CodecName, getCodec } from './codec.js';
@@ -41,9 +42,22 @@ export class TopicRegistry {
   readonly #coordinators = new Map<string, GroupCoordinator>();
   readonly #subscriptions = new Set<TopicSubscription>();
   readonly #host: TopicHost;
+  /** The arena's allocator (the broker's thread is the only one that allocates extents). */
+  readonly #allocator: ExtentAllocator;
 
-  constructor(runtime: ActorRuntime, events: TopicRegistryEvents) {
+  /**
+   * Actors' records read in place in the runtime's ring (the broker hands over what is not a
+   * queue's): true when a topic's record was taken. None yet: topic records still arrive as
+   * 'record' events and replies.
+   */
+  onRecordView(_actor: number, _type: number, _meta: number, _payload: Uint8Array): boolean {
+    void this.#allocator;
+    return false;
+  }
+
+  constructor(runtime: ActorRuntime, allocator: ExtentAllocator, events: TopicRegistryEvents) {
     this.#runtime = runtime;
+    this.#allocator = allocator;
     this.#events = events;
     this.#host = {
       runtime,

@@ -4,7 +4,8 @@
  *
  * Extents start small (4 KiB: an idle destination costs little) and double each time one fills,
  * up to `extentBytesMax` (1 MiB by default: one allocation per ~15,000 small messages); a record
- * larger than that gets an extent of its own size. A full extent is sealed (no batch will be
+ * larger than that gets an extent of its own size. When consumers catch up and the current extent
+ * is freed, the next one is half its size. A full extent is sealed (no batch will be
  * added to it) and listed as such in the destination's extent table, so its actor may free it
  * once every batch in it is settled. An extent is freed by the broker's thread only, when the
  * actor says so (`freeExtent`), and only if the generation matches: a late message about an
@@ -124,7 +125,9 @@ export class LogWriter {
       this.#extent = -1;
       this.#end = 0;
       this.pos = 0;
-      this.#nextExtentBytes = EXTENT_BYTES_FIRST;
+      // Caught up with: the next extent is half this one's size (a stream that keeps coming
+      // loses little; a destination gone quiet shrinks back toward 4 KiB over a few of these).
+      this.#nextExtentBytes = Math.max(EXTENT_BYTES_FIRST, this.#allocator.sizeOf(address) / 2);
     }
     this.#table.remove(address);
     this.#allocator.free(address);

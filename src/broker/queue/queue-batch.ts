@@ -139,6 +139,13 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
   const batches: QueueBatchRef[] = [];
   writer.mark();
   try {
+    // The writer's position and end, and the arena's views, live in locals on the hot path:
+    // written back before anything that moves them (closing a batch, taking an extent).
+    let pos = writer.pos;
+    let end = writer.end;
+    let u32 = arena.u32;
+    let bytes = arena.bytes;
+    let buffer = arena.buffer;
     let start = -1;
     let count = 0;
     let bodyBytes = 0;
@@ -147,14 +154,11 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
     let expiresAtMs = 0;
     let notBeforeMs = 0;
     const close = () => {
-      const u32 = arena.u32;
-      const bitmapAt = writer.pos;
+      const bitmapAt = pos;
       const words = bitmapBytes(count) >>> 2;
       for (let w = 0; w < words; w++) u32[(bitmapAt >>> 2) + w] = 0;
-      const end = bitmapAt + (words << 2);
-      const length = (end - start + 7) & ~7;
+      const length = (bitmapAt + (words << 2) - start + 7) & ~7;
       const base = takeMessageSequences(count);
-      const bytes = arena.bytes;
       const f64 = arena.f64;
       const s = start >>> 2;
       u32[s] = length;
@@ -173,7 +177,7 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
       bytes.set(ID_PREFIX_BYTES, start + QB_ID_PREFIX);
       f64[d + 7] = base;
       f64[d + 8] = Number.NaN;
-      writer.pos = start + length;
+      pos = start + length;
       batches.push({ address: start, extent: writer.extent, generation: writer.generation, count, length });
       start = -1;
     };
@@ -184,32 +188,40 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
       let itemExpiresAt = 0;
       let itemNotBefore = 0;
       let ext: Extensions | null = null;
-      if (isBatchItem(item)) {
-        body = item.body;
-        itemPriority = validPriority(target, item.priority);
-        const delayMs = item.delayMs ?? 0;
-        if (typeof delayMs !== 'number' || !(Number.isFinite(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`delayMs must be a finite number >= 0, got ${String(delayMs)}`);
-        if (delayMs > 0) itemNotBefore = nowMs + delayMs;
-        const ttlMs = item.ttlMs;
-        if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !(Number.isFinite(ttlMs) && ttlMs > 0))) throw new InvalidArgumentError(`ttlMs must be a finite number > 0, got ${String(ttlMs)}`);
-        if (ttlMs !== undefined) itemExpiresAt = nowMs + ttlMs;
-        ext = extensionsOf(item);
+      if (item !== null && typeof item === 'object') {
+        if (!ArrayBuffer.isView(item) && Object.hasOwn(item, 'body')) {
+          const given = item as BatchItem;
+          body = given.body;
+          itemPriority = validPriority(target, given.priority);
+          const delayMs = given.delayMs ?? 0;
+          if (typeof delayMs !== 'number' || !(Number.isFinite(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`delayMs must be a finite number >= 0, got ${String(delayMs)}`);
+          if (delayMs > 0) itemNotBefore = nowMs + delayMs;
+          const ttlMs = given.ttlMs;
+          if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !(Number.isFinite(ttlMs) && ttlMs > 0))) throw new InvalidArgumentError(`ttlMs must be a finite number > 0, got ${String(ttlMs)}`);
+          if (ttlMs !== undefined) itemExpiresAt = nowMs + ttlMs;
+          ext = extensionsOf(given);
+          checkSize(body);
+        } else if (item instanceof Uint8Array && item.byteLength > MESSAGE_BYTES_MAX) {
+          checkSize(item);
+        }
+      } else if (typeof item === 'string' && item.length > MESSAGE_BYTES_MAX) {
+        checkSize(item);
       }
-      checkSize(body);
       const payload = codec.toPayload(body);
       if (start >= 0 && (itemPriority !== priority || itemExpiresAt !== expiresAtMs || itemNotBefore !== notBeforeMs || count === BATCH_MESSAGES_MAX)) close();
       const extBytes = ext === null ? 0 : ext.bytes;
-      let payloadBytes = typeof payload === 'string' ? payload.length * 3 : payload.byteLength;
+      const isText = typeof payload === 'string';
+      let payloadBytes = isText ? payload.length * 3 : payload.byteLength;
       let need = 4 + extBytes + payloadBytes;
       // Room beyond the record: the bitmap as it will be with one more message, and padding.
-      if (start >= 0 && writer.pos + need + bitmapBytes(count + 1) + 8 > writer.end) {
-        if (typeof payload === 'string') {
+      if (start >= 0 && pos + need + (((count + 32) >>> 5) << 2) + 8 > end) {
+        if (isText) {
           payloadBytes = Buffer.byteLength(payload, 'utf8');
           need = 4 + extBytes + payloadBytes;
         }
-        if (writer.pos + need + bitmapBytes(count + 1) + 8 > writer.end) close();
+        if (pos + need + (((count + 32) >>> 5) << 2) + 8 > end) close();
       }
-      if (need > MESSAGE_BYTES_MAX && typeof payload === 'string') {
+      if (need > MESSAGE_BYTES_MAX && isText) {
         payloadBytes = Buffer.byteLength(payload, 'utf8');
         need = 4 + extBytes + payloadBytes;
       }
@@ -217,9 +229,10 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
         throw new MessageTooLargeError(`a message of ${need} bytes is larger than a queue takes (${MESSAGE_BYTES_MAX} bytes): send a smaller body`);
       }
       if (start < 0) {
+        writer.pos = pos;
         if (!writer.reserve(QB_HEADER_BYTES + need + 16)) {
           // Strings were sized at 3 bytes per character: ask again with their exact size.
-          if (typeof payload === 'string') {
+          if (isText) {
             payloadBytes = Buffer.byteLength(payload, 'utf8');
             need = 4 + extBytes + payloadBytes;
           }
@@ -227,6 +240,11 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
             throw new QueueFullError(`queue "${target.name}": the broker's message memory is full (memoryLimitBytes): consume, or raise the limit`);
           }
         }
+        // A new extent may have grown the arena: fresh views.
+        u32 = arena.u32;
+        bytes = arena.bytes;
+        buffer = arena.buffer;
+        end = writer.end;
         start = writer.pos;
         count = 0;
         bodyBytes = 0;
@@ -234,9 +252,8 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
         priority = itemPriority;
         expiresAtMs = itemExpiresAt;
         notBeforeMs = itemNotBefore;
-        writer.pos = start + QB_HEADER_BYTES;
+        pos = start + QB_HEADER_BYTES;
       }
-      const pos = writer.pos;
       let at = pos + 4;
       if (ext !== null) {
         writeExtensions(arena, at, ext);
@@ -244,19 +261,20 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
         flags |= FLAG_EXTENDED;
       }
       let written: number;
-      if (typeof payload === 'string') {
-        written = arena.buffer.utf8Write(payload, at, writer.end - at);
+      if (isText) {
+        written = buffer.utf8Write(payload, at, end - at);
         assert.ok(written <= payloadBytes, 'a string is never longer than its bound');
       } else {
         written = payload.byteLength;
-        arena.bytes.set(payload, at);
+        bytes.set(payload, at);
       }
-      arena.u32[pos >>> 2] = ext === null ? written : (written | RECORD_EXT) >>> 0;
-      writer.pos = at + ((written + 3) & ~3);
+      u32[pos >>> 2] = ext === null ? written : (written | RECORD_EXT) >>> 0;
+      pos = at + ((written + 3) & ~3);
       bodyBytes += written;
       count++;
     }
     if (start >= 0) close();
+    writer.pos = pos;
     writer.commit();
   } catch (error) {
     writer.rollback();

@@ -128,21 +128,35 @@ export class QueueConsumer implements DeliverySource {
     const entries = this.#entries;
     const count = readGrant(payload, entries);
     const arena = this.#arena;
+    // One message handler at a time, nothing waiting: each delivery goes straight to the handler
+    // (no queueing); otherwise they wait their turn in #waiting.
+    const direct = this.#batchHandler === null && this.concurrency === 1 && this.#state === 'consuming';
     for (let e = 0; e < count; e++) {
       const entry = entries[e]!;
-      const grant = new ConsumerGrant(entry.grant, entry.batch, entry.index, entry.count, this.#incarnation);
+      const grant = new ConsumerGrant(this, entry.grant, entry.batch, entry.index, entry.count, entry.deliveries, this.#incarnation);
       arena.ensure(entry.batch + QB_HEADER_BYTES);
       arena.ensure(entry.batch + arena.u32[(entry.batch + QB_LENGTH) >>> 2]!);
       const u32 = arena.u32;
       let record = entry.record;
       for (let i = 0; i < entry.count; i++) {
-        const delivery = new QueueDelivery(this, grant, i, record, entry.deliveries);
+        const delivery = new QueueDelivery(grant, i, record);
         record = recordEnd(u32, record);
         if (this.#state !== 'consuming') this.settle(delivery, Settle.REQUEUE, 0);
-        else this.#waiting.push(delivery);
+        else if (direct && this.#running === 0 && this.#waitingHead === this.#waiting.length && !this.#pumping) {
+          this.#running++;
+          this.#pumping = true;
+          this.#run(delivery);
+          this.#pumping = false;
+        } else this.#waiting.push(delivery);
       }
+      // Settled as they came: the credit goes back grant by grant, so the actor refills while
+      // the rest of the record is handled.
+      if (direct && this.#settles.length > 0) this.#flush();
     }
     this.#pump();
+    // What the handlers settled right away goes back now, not after the rest of this turn: the
+    // actor can grant the next messages while this thread does other work (a producer's turn).
+    this.#flush();
   }
 
   /** The queue restarted: its deliveries in flight come again, under new grants; those not yet handed out are dropped. */

@@ -22,13 +22,15 @@ export interface DeliverySource {
   settle(delivery: QueueDelivery, how: number, delayMs: number): void;
 }
 
-/** A consumer's view of one grant: its id, and where in its batch it starts. */
+/** A consumer's view of one grant: its id, where in its batch it starts, how often its messages were delivered. */
 export class ConsumerGrant {
   constructor(
+    readonly source: DeliverySource,
     readonly id: number,
     readonly batch: number,
     readonly index: number,
     readonly count: number,
+    readonly deliveries: number,
     readonly incarnation: number,
   ) {}
 }
@@ -46,49 +48,63 @@ interface Detached extends ArenaView {
   timestampMs: number;
 }
 
+/** What a delivery read or copied, made on first need (most deliveries only ever read their body or bytes). */
+interface Extras {
+  extensions: RecordExtensions | null;
+  detached: Detached | null;
+}
+
 export class QueueDelivery {
-  readonly deliveryCount: number;
-  readonly redelivered: boolean;
   /** The grant it came in, and its index in it (what a settle names). */
   readonly grant: ConsumerGrant;
   readonly index: number;
-  readonly #source: DeliverySource;
   readonly #record: number;
   #body: unknown = UNREAD;
   #bytes: Uint8Array | null = null;
-  #extensions: RecordExtensions | null = null;
-  #detached: Detached | null = null;
+  #extras: Extras | null = null;
   settled = false;
 
-  constructor(source: DeliverySource, grant: ConsumerGrant, index: number, record: number, deliveries: number) {
-    this.#source = source;
+  constructor(grant: ConsumerGrant, index: number, record: number) {
     this.grant = grant;
     this.index = index;
     this.#record = record;
-    this.deliveryCount = deliveries;
-    this.redelivered = deliveries > 1;
+  }
+
+  /** How many times it was delivered, this one included. */
+  get deliveryCount(): number {
+    return this.grant.deliveries;
+  }
+
+  get redelivered(): boolean {
+    return this.grant.deliveries > 1;
+  }
+
+  #more(): Extras {
+    return (this.#extras ??= { extensions: null, detached: null });
   }
 
   /** The message's id: the one it was sent with, or the broker's (made into text on first use). */
   get id(): string {
     const own = this.#ext().id;
     if (own !== undefined) return own;
-    const detached = this.#detached;
+    const detached = this.#extras?.detached ?? null;
     if (detached !== null) return generatedId(detached.bytes.subarray(detached.prefixAt, detached.prefixAt + 8), detached.idBase);
-    const { bytes, f64 } = this.#source.arenaBytes();
+    const { bytes, f64 } = this.grant.source.arenaBytes();
     const batch = this.grant.batch;
     return generatedId(bytes.subarray(batch + QB_ID_PREFIX, batch + QB_ID_PREFIX + 8), f64[(batch + QB_ID_BASE) >>> 3]! + this.grant.index + this.index);
   }
 
   get priority(): number {
-    if (this.#detached !== null) return this.#detached.priority;
-    return this.#source.arenaBytes().bytes[this.grant.batch + QB_PRIORITY]!;
+    const detached = this.#extras?.detached ?? null;
+    if (detached !== null) return detached.priority;
+    return this.grant.source.arenaBytes().bytes[this.grant.batch + QB_PRIORITY]!;
   }
 
   /** When it was published (ms since the epoch). */
   get timestamp(): number {
-    if (this.#detached !== null) return this.#detached.timestampMs;
-    return this.#source.arenaBytes().f64[(this.grant.batch + QB_TIMESTAMP) >>> 3]!;
+    const detached = this.#extras?.detached ?? null;
+    if (detached !== null) return detached.timestampMs;
+    return this.grant.source.arenaBytes().f64[(this.grant.batch + QB_TIMESTAMP) >>> 3]!;
   }
 
   get headers(): Record<string, string> {
@@ -120,13 +136,13 @@ export class QueueDelivery {
       const view = this.#view();
       const record = this.#at();
       const start = recordBodyStart(view.u32, record);
-      this.#body = this.#source.codec.decodeAt(view, start, start + recordBodyBytes(view.u32, record));
+      this.#body = this.grant.source.codec.decodeAt(view, start, start + recordBodyBytes(view.u32, record));
     }
     return this.#body;
   }
 
   ack(): void {
-    this.#source.settle(this, Settle.ACK, 0);
+    this.grant.source.settle(this, Settle.ACK, 0);
   }
 
   /** Requeue (default) to be delivered again, maybe after `delayMs`; or not: dead-lettered (or dropped without a dead-letter queue). */
@@ -134,7 +150,7 @@ export class QueueDelivery {
     const delayMs = options.delayMs ?? 0;
     if (!(Number.isFinite(delayMs) && delayMs >= 0)) throw new InvalidArgumentError(`nack delayMs must be a finite number >= 0, got ${delayMs}`);
     const requeue = options.requeue ?? true;
-    this.#source.settle(this, !requeue ? Settle.REJECT : delayMs > 0 ? Settle.REQUEUE_LATER : Settle.REQUEUE, delayMs);
+    this.grant.source.settle(this, !requeue ? Settle.REJECT : delayMs > 0 ? Settle.REQUEUE_LATER : Settle.REQUEUE, delayMs);
   }
 
   /** Marks it settled (once): AlreadyAckedError the second time. Keeps its bytes if nothing read them yet. */
@@ -145,25 +161,22 @@ export class QueueDelivery {
   }
 
   #ext(): RecordExtensions {
-    if (this.#extensions === null) {
-      const view = this.#view();
-      this.#extensions = readExtensions(view, this.#at());
-    }
-    return this.#extensions;
+    const extras = this.#more();
+    return (extras.extensions ??= readExtensions(this.#view(), this.#at()));
   }
 
   #view(): ArenaView {
-    return this.#detached ?? this.#source.arenaBytes();
+    return this.#extras?.detached ?? this.grant.source.arenaBytes();
   }
 
   /** Where the record is in `#view()`. */
   #at(): number {
-    return this.#detached === null ? this.#record : 0;
+    return this.#extras?.detached == null ? this.#record : 0;
   }
 
   /** Copies the record (and the header fields it needs) out of the arena, 4-aligned. */
   #detach(): void {
-    const arena = this.#source.arenaBytes();
+    const arena = this.grant.source.arenaBytes();
     const batch = this.grant.batch;
     const record = this.#record;
     const length = recordEnd(arena.u32, record) - record;
@@ -172,7 +185,7 @@ export class QueueDelivery {
     bytes.set(arena.bytes.subarray(record, record + length));
     bytes.set(arena.bytes.subarray(batch + QB_ID_PREFIX, batch + QB_ID_PREFIX + 8), length);
     const buffer = Buffer.from(copy) as ArenaBuffer;
-    this.#detached = {
+    this.#more().detached = {
       bytes: buffer,
       buffer,
       u32: new Uint32Array(copy),

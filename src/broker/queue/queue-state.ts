@@ -67,7 +67,7 @@ import {
 } from './queue-protocol.js';
 
 /** Messages one grant gives at most: a consumer with a larger prefetch gets several grants. */
-export const GRANT_MESSAGES_MAX = 1024;
+export const GRANT_MESSAGES_MAX = 256;
 /** Entries in one GRANT record (32 bytes each): well under the runtime ring's record limit. */
 export const GRANT_ENTRIES_MAX = 2048;
 /** Dead letters in one DEAD_LETTER record. */
