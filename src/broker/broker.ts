@@ -23,7 +23,7 @@ import { EXCHANGE_TYPES, type ExchangeType } from './exchange-routing.js';
 import { Queue, type QueueHost } from './queue/queue.js';
 import type { QueueActorDeclaration } from './queue/queue-actor.js';
 import { recordBodyBytes, recordBodyStart, readExtensions, QB_PRIORITY, messageId } from './queue/queue-batch.js';
-import type { QueueConsumer } from './queue/queue-consumer.js';
+import type { GrantReceiver } from './queue/queue-consumer.js';
 import type { QueueDelivery } from './queue/queue-delivery.js';
 import { deadLetteredBytes, type DeadLetterReason, type QueueOptions, QueueRecord, readDeadLetter, readExtentRequest, readFreeExtent, writeDeadLettered } from './queue/queue-protocol.js';
 import type { Topic } from './topic.js';
@@ -80,7 +80,7 @@ export class Broker extends EventEmitter {
   readonly #queues = new Map<string, { queue: Queue; declared: string }>();
   /** Queues by their actor's address: where the actor's records go. */
   readonly #queuesByAddress = new Map<number, Queue>();
-  readonly #consumers = new Map<number, { queue: Queue; consumer: QueueConsumer }>();
+  readonly #consumers = new Map<number, { queue: Queue; consumer: GrantReceiver }>();
   readonly #allocator: ExtentAllocator;
   #nextConsumer = 1;
   readonly #topics: TopicRegistry;

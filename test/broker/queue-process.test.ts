@@ -1,6 +1,6 @@
-// Proves queue.process(): deliveries run in a piscina pool on other threads, each message is
+// Proves queue.process(): deliveries run on handler threads of their own, each message is
 // acked when its task resolves (the queue ends empty), and a task that throws is nacked and
-// redelivered until the delivery limit sends it to the dead-letter queue; a pool thread that dies
+// redelivered until the delivery limit sends it to the dead-letter queue; a handler thread that dies
 // with a delivery in hand has that delivery redelivered and handled on another thread.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';

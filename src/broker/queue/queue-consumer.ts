@@ -42,15 +42,27 @@ export interface ConsumeBatchOptions {
 export type MessageHandler = (message: QueueDelivery) => unknown;
 export type BatchHandler = (messages: QueueDelivery[]) => unknown;
 
+/** What the broker's thread hands GRANTs to: a consumer here (QueueConsumer), or one with handler threads (QueueProcess). */
+export interface GrantReceiver {
+  readonly id: number;
+  readonly prefetch: number;
+  readonly ack: AckMode;
+  readonly closed: Promise<void>;
+  /** A GRANT record for it, valid during the call only. */
+  deliver(payload: Uint8Array): void;
+  queueRestarted(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** What a consumer needs from its queue. */
 export interface ConsumerLink {
   readonly arena: Arena;
-  subscribe(consumer: QueueConsumer): Promise<void>;
+  subscribe(consumer: GrantReceiver): Promise<void>;
   cancel(consumerId: number): Promise<void>;
   settle(consumerId: number, settles: SettleBuffer): void;
 }
 
-export class QueueConsumer implements DeliverySource {
+export class QueueConsumer implements DeliverySource, GrantReceiver {
   readonly id: number;
   readonly prefetch: number;
   readonly ack: AckMode;
@@ -173,13 +185,7 @@ export class QueueConsumer implements DeliverySource {
     const grant = delivery.grant;
     // A delivery from before the queue restarted is coming again anyway: nothing to send.
     if (grant.incarnation !== this.#incarnation) return;
-    const settles = this.#settles;
-    const last = settles.length - 1;
-    if (last >= 0 && settles.grants[last] === grant.id && settles.kinds[last] === how && settles.delays[last] === delayMs && settles.froms[last]! + settles.counts[last]! === delivery.index) {
-      settles.counts[last]!++;
-    } else {
-      settles.push(grant.id, delivery.index, 1, how, delayMs);
-    }
+    this.#settles.add(grant.id, delivery.index, how, delayMs);
     if (!this.#flushScheduled) {
       // After this turn of the event loop: every handler that finishes in the turn adds to the same record.
       this.#flushScheduled = true;

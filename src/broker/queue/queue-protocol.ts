@@ -162,6 +162,16 @@ export class SettleBuffer {
     return this.grants.length;
   }
 
+  /** One message settled: extends the last entry when it continues it (an in-order run of acks is one entry). */
+  add(grant: number, index: number, kind: number, delayMs: number): void {
+    const last = this.grants.length - 1;
+    if (last >= 0 && this.grants[last] === grant && this.kinds[last] === kind && this.delays[last] === delayMs && this.froms[last]! + this.counts[last]! === index) {
+      this.counts[last]!++;
+    } else {
+      this.push(grant, index, 1, kind, delayMs);
+    }
+  }
+
   push(grant: number, from: number, count: number, kind: number, delayMs: number): void {
     this.grants.push(grant);
     this.froms.push(from);

@@ -8,7 +8,6 @@
  * queue (durable: appended to its log and synced under `fsync: 'always'`). A `sendBatch` of any
  * length is one publish and one confirm.
  */
-import { Piscina } from 'piscina';
 import type { ActorRuntime } from '../../actor/actor-runtime.js';
 import { deserializeError, InvalidArgumentError, type SerializedError } from '../../errors.js';
 import type { Arena } from '../../log/arena.js';
@@ -18,7 +17,8 @@ import { LogWriter } from '../../log/log-writer.js';
 import type { Codec } from '../codec.js';
 import { localMessageId } from '../message-ids.js';
 import { encodeQueueItems, isBatchItem, type QueueBatchRef, type QueueBatchTarget, QB_ID_BASE, type SendOptions } from './queue-batch.js';
-import { type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type ConsumerLink, type MessageHandler, QueueConsumer } from './queue-consumer.js';
+import { type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type ConsumerLink, type GrantReceiver, type MessageHandler, QueueConsumer } from './queue-consumer.js';
+import { type ProcessOptions, QueueProcess } from './queue-process.js';
 import type { QueueDelivery } from './queue-delivery.js';
 import {
   FREE_EXTENT_SEALED,
@@ -46,8 +46,8 @@ export interface QueueHost {
   readonly arena: Arena;
   readonly allocator: ExtentAllocator;
   nextConsumerId(): number;
-  registerConsumer(queue: Queue, consumer: QueueConsumer): void;
-  unregisterConsumer(consumer: QueueConsumer): void;
+  registerConsumer(queue: Queue, consumer: GrantReceiver): void;
+  unregisterConsumer(consumer: GrantReceiver): void;
   assertOpen(): void;
   deleted(queue: Queue): void;
   consumerError(queue: Queue, error: unknown, message: QueueDelivery | undefined): void;
@@ -101,7 +101,7 @@ export class Queue implements QueueBatchTarget {
   readonly writer: LogWriter;
   readonly #table: ExtentTableWriter;
   readonly #host: QueueHost;
-  readonly #consumers = new Set<QueueConsumer>();
+  readonly #consumers = new Set<GrantReceiver>();
   readonly #link: ConsumerLink;
   #deleted = false;
 
@@ -182,6 +182,11 @@ export class Queue implements QueueBatchTarget {
   #consumer(handlers: { each: MessageHandler } | { batch: BatchHandler; maxBatch: number }, options: ConsumeOptions): QueueConsumer {
     this.#host.assertOpen();
     const consumer = new QueueConsumer(this.#host.nextConsumerId(), handlers, options, this.codec, this.#link, (error, message) => this.#host.consumerError(this, error, message));
+    this.#register(consumer);
+    return consumer;
+  }
+
+  #register(consumer: GrantReceiver): void {
     this.#consumers.add(consumer);
     this.#host.registerConsumer(this, consumer);
     void this.#link.subscribe(consumer).catch((error: unknown) => this.#host.consumerError(this, error, undefined));
@@ -189,28 +194,20 @@ export class Queue implements QueueBatchTarget {
       this.#consumers.delete(consumer);
       this.#host.unregisterConsumer(consumer);
     });
-    return consumer;
   }
 
   /**
-   * Runs a CPU-heavy handler in a piscina pool: `handler` is the URL (or path) of a module whose
-   * default export takes `{ id, body, headers, priority, deliveryCount, redelivered }` (the body
-   * decoded by the queue's codec, so it must survive structured clone). A delivery is acked when
-   * its task resolves and nacked (requeued, so `maxDeliveries` applies) when it throws or its
-   * thread dies. Closing the returned consumer also destroys the pool.
+   * Runs the handler on threads of its own (CPU-heavy work): `handler` is the URL (or path) of a
+   * module whose default export takes a message as `consume` handlers do (`msg.id`, `msg.body`
+   * decoded by the queue's codec, `msg.headers`, `msg.priority`, `msg.deliveryCount`, ...). The
+   * threads read messages in place in the broker's memory; a message is acked when its handler
+   * returns or resolves, nacked (requeued, so `maxDeliveries` applies) when it throws or its
+   * thread dies. Closing the returned consumer ends the threads.
    */
-  process(handler: URL | string, options: { threads?: number; concurrency?: number; prefetch?: number } = {}): QueueConsumer {
-    const threads = options.threads ?? 2;
-    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new InvalidArgumentError(`threads must be an integer 1 .. 256, got ${threads}`);
-    const filename = handler instanceof URL ? handler.href : String(handler);
-    const pool = new Piscina({ filename, minThreads: 1, maxThreads: threads, idleTimeout: 1000 });
-    const concurrency = options.concurrency ?? threads;
-    const consumer = this.consume(
-      (message) =>
-        pool.run({ id: message.id, body: message.body, headers: message.headers, priority: message.priority, deliveryCount: message.deliveryCount, redelivered: message.redelivered }),
-      { ack: 'auto', concurrency, prefetch: options.prefetch ?? Math.max(concurrency * 2, 16) },
-    );
-    void consumer.closed.then(() => pool.destroy());
+  process(handler: URL | string, options: ProcessOptions = {}): QueueProcess {
+    this.#host.assertOpen();
+    const consumer = new QueueProcess(this.#host.nextConsumerId(), handler, options, this.codec.name, this.#link, (error) => this.#host.consumerError(this, error, undefined));
+    this.#register(consumer);
     return consumer;
   }
 
