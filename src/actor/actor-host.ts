@@ -207,6 +207,8 @@ export class ActorHost {
   #recordsIn = 0;
   /** Receives that returned a promise not yet settled: they need this thread's event loop. */
   #receivesInFlight = 0;
+  /** Records held (`context.hold()`) and not yet released: their answers (storage) come through the event loop. */
+  #holds = 0;
   /** The record whose `receive` runs now (for `context.hold()`). */
   #receiving: Pending | null = null;
   #undeliverable = 0;
@@ -279,9 +281,11 @@ export class ActorHost {
         const pending = host.#receiving;
         if (pending === null) throw new Error('context.hold() is for the record being received: call it inside receive');
         pending.held = true;
+        host.#holds++;
         return () => {
           if (pending.done || !pending.held) return;
           pending.held = false;
+          host.#holds--;
           if (actor.incarnation !== incarnation && actor.state !== 'stopped') {
             // Its incarnation ended before finishing it: the next one gets it again (at least once).
             actor.unshift(pending);
@@ -402,7 +406,9 @@ export class ActorHost {
       if (scanned === 0 && handled === 0) {
         // Nothing runnable: park until a record arrives or something wakes us (an actor's async
         // receive settling, a start, a stop, close). Not busy while parked: not stalled either.
-        const streaming = this.#receivesInFlight === 0 && performance.now() - this.#lastRecordMs < NAP_WINDOW_MS;
+        // Not while something waits for an answer through the event loop (a receive's promise,
+        // a held record's storage confirm): a nap would hold that answer up to its length.
+        const streaming = this.#receivesInFlight === 0 && this.#holds === 0 && performance.now() - this.#lastRecordMs < NAP_WINDOW_MS;
         // A spin saves a sender's notify before a park; a nap needs none: napping, no spin (a
         // spin between naps kept this thread on its core all the time, and the application's
         // thread lost the other one to the garbage collector's helpers).

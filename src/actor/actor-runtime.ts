@@ -195,10 +195,16 @@ export class ActorRuntime extends EventEmitter {
    * when it has room and nothing waits before it; otherwise the payload is built aside and
    * written, in order, as space frees. Never blocks, never reorders.
    */
-  sendWith(id: string, type: number, payloadBytes: number, fill: PayloadFill, meta = 0): void {
+  sendWith(id: string, type: number, payloadBytes: number, fill: PayloadFill, meta = 0, urgent = false): void {
     const { address, host } = this.#address(id);
     const backlog = this.#backlogs[host]!;
-    if (backlog.length === 0 && this.#writers[host]!.tryWriteWith(type, address, payloadBytes, fill, meta)) return;
+    const writer = this.#writers[host]!;
+    if (backlog.length === 0 && writer.tryWriteWith(type, address, payloadBytes, fill, meta)) {
+      // A host napping through a stream is not woken by records (ring-wait.ts): one that someone
+      // waits on alone (a single send) wakes it, at the price of a notify.
+      if (urgent) writer.rouse();
+      return;
+    }
     const payload = new Uint8Array(payloadBytes);
     fill(payload, 0);
     backlog.push({ type, address, meta, payload });
@@ -244,7 +250,7 @@ export class ActorRuntime extends EventEmitter {
   }
 
   /** `request` with a payload written in place (`sendWith`). */
-  requestWith(id: string, type: number, payloadBytes: number, fill: PayloadFill, options: { timeoutMs?: number; replyType?: number } = {}): Promise<ReplyRecord> {
+  requestWith(id: string, type: number, payloadBytes: number, fill: PayloadFill, options: { timeoutMs?: number; replyType?: number; urgent?: boolean } = {}): Promise<ReplyRecord> {
     const { address } = this.#address(id);
     const requestId = this.#nextRequest;
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
@@ -267,7 +273,7 @@ export class ActorRuntime extends EventEmitter {
         },
       });
       try {
-        this.sendWith(id, type, payloadBytes, fill, requestId);
+        this.sendWith(id, type, payloadBytes, fill, requestId, options.urgent ?? false);
       } catch (error) {
         this.#pending.get(requestId)?.reject(error as Error);
         this.#pending.delete(requestId);

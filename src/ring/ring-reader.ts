@@ -192,11 +192,12 @@ export class RingReader {
    * if the timeout passed first.
    */
   waitForRecords(timeoutMs = Number.POSITIVE_INFINITY): boolean {
+    const spunFromMs = performance.now();
     if (this.#spin()) return true;
-    this.parks++;
     const parkedMs = performance.now();
+    this.parks++;
     parkConsumer(this.#ints, this.#hasRecords, timeoutMs);
-    this.#adaptSpin(performance.now() - parkedMs);
+    this.#adaptSpin(performance.now() - parkedMs, parkedMs - spunFromMs);
     return this.#hasRecords();
   }
 
@@ -212,11 +213,12 @@ export class RingReader {
 
   /** `waitForRecords` for the main thread: parks with `Atomics.waitAsync`, keeping the event loop alive. */
   async waitForRecordsAsync(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const spunFromMs = performance.now();
     if (this.#spin()) return true;
-    this.parks++;
     const parkedMs = performance.now();
+    this.parks++;
     await parkConsumerAsync(this.#ints, this.#hasRecords, timeoutMs);
-    this.#adaptSpin(performance.now() - parkedMs);
+    this.#adaptSpin(performance.now() - parkedMs, parkedMs - spunFromMs);
     return this.#hasRecords();
   }
 
@@ -229,8 +231,14 @@ export class RingReader {
     return false;
   }
 
-  #adaptSpin(parkedMs: number): void {
-    this.#spinBudget = parkedMs < SHORT_PARK_MS
+  /**
+   * A park that ended within the time the spin had taken (records were coming: a spin twice as
+   * long would have caught them) doubles the budget; any longer one halves it. Records that
+   * come steadily but further apart than any spin (a paced stream) must not grow it: every such
+   * spin would be polls wasted on the thread's own time.
+   */
+  #adaptSpin(parkedMs: number, spunMs: number): void {
+    this.#spinBudget = parkedMs < SHORT_PARK_MS && parkedMs <= spunMs
       ? Math.min(this.#spinMax, this.#spinBudget * 2)
       : Math.max(this.#spinMin, this.#spinBudget >> 1);
   }

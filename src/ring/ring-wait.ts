@@ -41,6 +41,19 @@ export function wakeConsumer(ints: Int32Array): void {
   }
 }
 
+/**
+ * Wakes the ring's consumer if it is parked or napping (`CONSUMER_NAPPING`): for a record that
+ * should not wait out a nap (a lone message someone is waiting on). Costs the caller a notify
+ * when the consumer sleeps, as a park does.
+ */
+export function rouseConsumer(ints: Int32Array): void {
+  const state = Atomics.load(ints, CONSUMER_PARKED);
+  if (state !== 0 && Atomics.compareExchange(ints, CONSUMER_PARKED, state, 0) === state) {
+    Atomics.add(ints, DATA_DOORBELL, 1);
+    Atomics.notify(ints, DATA_DOORBELL, 1);
+  }
+}
+
 /** Wakes every producer parked for space. Called by the consumer after it moves HEAD. */
 export function wakeProducers(ints: Int32Array): void {
   Atomics.add(ints, SPACE_DOORBELL, 1);

@@ -23,7 +23,7 @@ import {
   WRITER_SLOTS_MAX,
   alignRecord,
 } from './ring-layout.js';
-import { parkProducer, parkProducerAsync } from './ring-wait.js';
+import { parkProducer, parkProducerAsync, rouseConsumer } from './ring-wait.js';
 
 const NO_PENDING_CLAIM = -1;
 
@@ -126,6 +126,11 @@ export abstract class RingWriter {
     }
     this.commit(offset);
     return true;
+  }
+
+  /** Wakes the consumer even from a nap (ring-wait.ts `rouseConsumer`): after writing a record that should not wait. */
+  rouse(): void {
+    rouseConsumer(this.ints);
   }
 
   /** Writes one record, waiting (without blocking the event loop) while the ring is full. */

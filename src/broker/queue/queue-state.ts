@@ -74,6 +74,12 @@ export const GRANT_ENTRIES_MAX = 2048;
 export const DEAD_LETTER_ENTRIES_MAX = 2048;
 /** How long a dead letter the dead-letter queue refused waits before it is offered again. */
 export const PARKED_RETRY_MS = 5_000;
+/**
+ * The producer's current extent, its batches all settled, is offered back only after this long
+ * without a new batch: a queue sending one message at a time would otherwise free and take an
+ * extent per message (and cost a FREE_EXTENT record each).
+ */
+export const IDLE_EXTENT_MS = 1000;
 /** An expiry whose batch must first be read back from disk (for its dead letters) is looked at again this soon. */
 const EXPIRY_RETRY_MS = 20;
 
@@ -103,6 +109,8 @@ export interface QueueStateOptions extends QueueOptions {
 class Extent {
   live = 0;
   sealed = false;
+  /** When its last live batch went (an unsealed extent is offered back only after IDLE_EXTENT_MS of that). */
+  idleSinceMs = Infinity;
   /** End of the last batch known in it, from its address. */
   fill = 0;
   constructor(
@@ -253,6 +261,9 @@ export class QueueState {
   #pending = 0;
   #pendingBytes = 0;
   #deleted = false;
+  /** Unsealed extents with no live batch, waiting out IDLE_EXTENT_MS; the latest time the state was told. */
+  readonly #idleExtents = new Set<Extent>();
+  #clockMs = 0;
   /** Durable queues: batches on disk only, by base offset, and the bytes of the resident ones. */
   readonly #onDisk = new Map<number, Batch>();
   #residentBytes = 0;
@@ -279,7 +290,9 @@ export class QueueState {
 
   /** The earliest time something is due (a delay, an expiry, an ack deadline, a parked retry). */
   get nextDueMs(): number {
-    return Math.min(this.#delayedBatches.nextDueMs, this.#delayedMessages.nextDueMs, this.#expiries.nextDueMs, this.#deadlines.nextDueMs, this.#parkedRetryMs);
+    let idleDue = Infinity;
+    for (const extent of this.#idleExtents) idleDue = Math.min(idleDue, extent.idleSinceMs + IDLE_EXTENT_MS);
+    return Math.min(this.#delayedBatches.nextDueMs, this.#delayedMessages.nextDueMs, this.#expiries.nextDueMs, this.#deadlines.nextDueMs, this.#parkedRetryMs, idleDue);
   }
 
   // --- publishing ------------------------------------------------------------------------------
@@ -337,6 +350,7 @@ export class QueueState {
    * `nextOffset`, or by the log for durable queues: `baseOffsets`).
    */
   insert(batches: readonly PublishedBatch[], admitted: { count: number; bytes: number }, nowMs: number, baseOffsets?: readonly number[]): void {
+    this.#clockMs = nowMs;
     this.#pending -= admitted.count;
     this.#pendingBytes -= admitted.bytes;
     for (let i = 0; i < batches.length; i++) {
@@ -428,6 +442,7 @@ export class QueueState {
     }
     batch.removedBits = null;
     extent.live++;
+    this.#idleExtents.delete(extent);
     this.#residentBytes += batch.length;
     if (batch.span !== null && batch.span.record < 0) batch.span.record = recordAt(arena.u32, address, batch.span.index);
   }
@@ -542,6 +557,7 @@ export class QueueState {
 
   /** Settles messages of a grant: index from .. from+count-1 of it. Stale grants (timed out, cancelled, another incarnation's) are ignored. */
   settle(consumerId: number, grantId: number, from: number, count: number, kind: number, delayMs: number, nowMs: number): void {
+    this.#clockMs = nowMs;
     const consumer = this.#consumers.get(consumerId);
     const grant = consumer?.grants.get(grantId);
     if (consumer === undefined || grant === undefined) return;
@@ -585,6 +601,7 @@ export class QueueState {
 
   /** Delivers ready messages round robin to consumers with credit (a prefetch is never exceeded). */
   dispatch(nowMs: number): void {
+    this.#clockMs = nowMs;
     this.#trimHead(nowMs);
     const order = this.#order;
     if (order.length === 0 || this.#ready === 0) return;
@@ -797,8 +814,34 @@ export class QueueState {
   /** An extent with no live batch is offered back: sealed ones are freed; the current one only if nothing was added since. */
   #maybeFree(extent: Extent, freed: FreedExtent[]): void {
     if (extent.live !== 0) return;
+    if (!extent.sealed) {
+      // The producer may still write into it: let it wait a while before it is offered back.
+      if (!this.#idleExtents.has(extent)) {
+        extent.idleSinceMs = this.#clockMs;
+        this.#idleExtents.add(extent);
+      }
+      return;
+    }
+    this.#idleExtents.delete(extent);
     if (this.#extents.get(extent.address) === extent) this.#extents.delete(extent.address);
-    freed.push({ address: extent.address, generation: extent.generation, fill: extent.sealed ? FREE_EXTENT_SEALED : extent.fill });
+    freed.push({ address: extent.address, generation: extent.generation, fill: FREE_EXTENT_SEALED });
+  }
+
+  /** Idle unsealed extents past IDLE_EXTENT_MS: offered back (the producer keeps one it wrote into since). */
+  #freeIdleExtents(nowMs: number): void {
+    if (this.#idleExtents.size === 0) return;
+    const freed: FreedExtent[] = [];
+    for (const extent of this.#idleExtents) {
+      if (extent.live !== 0) {
+        this.#idleExtents.delete(extent);
+        continue;
+      }
+      if (extent.idleSinceMs + IDLE_EXTENT_MS > nowMs) continue;
+      this.#idleExtents.delete(extent);
+      if (this.#extents.get(extent.address) === extent) this.#extents.delete(extent.address);
+      freed.push({ address: extent.address, generation: extent.generation, fill: extent.fill });
+    }
+    if (freed.length > 0) this.#effects.freeExtents(freed);
   }
 
   #hasDeadLetterQueue(): boolean {
@@ -844,6 +887,8 @@ export class QueueState {
 
   /** Everything due at `nowMs`: delays end, expiries, ack deadlines, parked retries; then dispatch. */
   tick(nowMs: number): void {
+    this.#clockMs = nowMs;
+    this.#freeIdleExtents(nowMs);
     while (this.#delayedBatches.nextDueMs <= nowMs) {
       const batch = this.#delayedBatches.pop()!;
       if (!batch.delayed) continue;

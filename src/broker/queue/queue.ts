@@ -55,6 +55,8 @@ export interface QueueHost {
 
 /** Publishes wait this long for their confirm before failing (the actor is restarting, or stuck). */
 const PUBLISH_TIMEOUT_MS = 60_000;
+/** A publish of at most this many messages wakes its actor from a nap (the latency path). */
+const URGENT_MESSAGES_MAX = 16;
 /** Settle entries per SETTLE record (24 bytes each). */
 const SETTLE_ENTRIES_PER_RECORD = 4096;
 
@@ -280,6 +282,9 @@ export class Queue implements QueueBatchTarget {
     const bases = batches.map((batch) => this.arena.f64[(batch.address + QB_ID_BASE) >>> 3]!);
     const reply = await this.#host.runtime.requestWith(this.actorId, QueueRecord.PUBLISH, publishBytes(records.length, sealed.length), (bytes, at) => writePublish(bytes, at, records, sealed), {
       timeoutMs: PUBLISH_TIMEOUT_MS,
+      // A few messages are sent for their latency, a batch for its throughput (a notify per
+      // batch would cost the sender more than the nap it saves).
+      urgent: items.length <= URGENT_MESSAGES_MAX,
     });
     if (reply.type === QueueRecord.CONFIRMED) {
       readConfirmed(reply.payload);
