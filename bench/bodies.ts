@@ -50,10 +50,17 @@ export function jsonBody(size: number, p: number, s: number, t?: number): JsonBo
 
 /** Writes a raw body into `bytes` (exactly `size` long). */
 export function writeRawBody(bytes: Uint8Array, p: number, s: number, t = 0): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, RAW_HEADER_BYTES);
-  view.setUint32(0, p, true);
-  view.setUint32(4, s, true);
-  view.setFloat64(8, t, true);
+  // Byte by byte, as readRawBody reads: a DataView per body costs more than the rest of a send.
+  bytes[0] = p & 0xff;
+  bytes[1] = (p >>> 8) & 0xff;
+  bytes[2] = (p >>> 16) & 0xff;
+  bytes[3] = p >>> 24;
+  bytes[4] = s & 0xff;
+  bytes[5] = (s >>> 8) & 0xff;
+  bytes[6] = (s >>> 16) & 0xff;
+  bytes[7] = s >>> 24;
+  f64[0] = t;
+  for (let i = 0; i < 8; i++) bytes[8 + i] = f64Bytes[i]!;
   bytes.fill(s & 0xff, RAW_HEADER_BYTES);
 }
 

@@ -235,7 +235,10 @@ const rawCodec: Codec = Object.freeze({
     throw new CodecError(`raw takes a Uint8Array or a string, got ${describeBody(body)}: encode it yourself, or use the json or msgpack codec`);
   },
   decodeAt(arena: ArenaView, start: number, end: number): unknown {
-    return arena.bytes.slice(start, end);
+    // Pooled, as Buffer.from makes small copies (see queue-delivery.ts copyOut).
+    const copy = Buffer.allocUnsafe(end - start);
+    arena.buffer.copy(copy, 0, start, end);
+    return copy;
   },
   decode(bytes: Uint8Array): unknown {
     return bytes;
