@@ -89,6 +89,13 @@ export class QueueFullError extends BatonError {
   }
 }
 
+/** A send to a topic refused because the broker's message memory (`memoryLimitBytes`) is full. */
+export class TopicFullError extends BatonError {
+  constructor(message: string, options?: BatonErrorOptions) {
+    super('BATON_TOPIC_FULL', message, options);
+  }
+}
+
 /** A delivery acknowledged (or nacked) a second time. */
 export class AlreadyAckedError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {
@@ -155,6 +162,7 @@ export const errorClassByCode: Readonly<Record<string, ErrorClass>> = Object.fre
   BATON_QUEUE_MISMATCH: QueueMismatchError,
   BATON_TOPIC_MISMATCH: TopicMismatchError,
   BATON_QUEUE_FULL: QueueFullError,
+  BATON_TOPIC_FULL: TopicFullError,
   BATON_ALREADY_ACKED: AlreadyAckedError,
   BATON_CLOSED: ClosedError,
   BATON_RING_LAYOUT: RingLayoutError,

@@ -10,11 +10,12 @@ export type { BindOptions, ExchangeBinding, ExchangeType } from './broker/exchan
 export { QueueConsumer, type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type MessageHandler } from './broker/queue/queue-consumer.js';
 export { QueueDelivery } from './broker/queue/queue-delivery.js';
 export type { QueueStats } from './broker/queue/queue-protocol.js';
-export { Topic, type TopicBatchItem, type TopicSendOptions, type TopicSendResult } from './broker/topic.js';
-export { TopicMessage, TopicSubscription, type SubscribeOptions, type TopicMessageHandler } from './broker/topic-subscription.js';
-export { TopicProcess, type TopicProcessOptions } from './broker/topic-process.js';
-export type { TopicDeclareOptions } from './broker/topic-registry.js';
-export type { FromSpec, TopicAckMode } from './broker/topic-protocol.js';
+export { Topic, type TopicBatchItem, type TopicSendOptions, type TopicSendResult } from './broker/topic/topic.js';
+export { TopicSubscription, type SubscribeOptions, type TopicBatchHandler, type TopicMessageHandler } from './broker/topic/topic-subscription.js';
+export { TopicMessage } from './broker/topic/topic-message.js';
+export { TopicProcess, type TopicProcessOptions } from './broker/topic/topic-process.js';
+export type { TopicDeclareOptions } from './broker/topic/topic-registry.js';
+export type { FromSpec, TopicAckMode } from './broker/topic/topic-protocol.js';
 export type { CodecName } from './broker/codec.js';
 export { ActorRuntime, type ActorRuntimeOptions, type ReplyRecord } from './actor/actor-runtime.js';
 export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './actor/supervisor.js';
@@ -46,5 +47,6 @@ export {
   QueueMismatchError,
   RingLayoutError,
   StorageFailedError,
+  TopicFullError,
   TopicMismatchError,
 } from './errors.js';

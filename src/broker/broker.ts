@@ -26,8 +26,8 @@ import { recordBodyBytes, recordBodyStart, readExtensions, QB_PRIORITY, messageI
 import type { GrantReceiver } from './queue/queue-consumer.js';
 import type { QueueDelivery } from './queue/queue-delivery.js';
 import { deadLetteredBytes, type DeadLetterReason, type QueueOptions, QueueRecord, readDeadLetter, readExtentRequest, readFreeExtent, writeDeadLettered } from './queue/queue-protocol.js';
-import type { Topic } from './topic.js';
-import { type TopicDeclareOptions, TopicRegistry } from './topic-registry.js';
+import type { Topic } from './topic/topic.js';
+import { type TopicDeclareOptions, TopicRegistry } from './topic/topic-registry.js';
 
 export interface BrokerOptions {
   /** Durable storage; omitted: memory only, nothing survives a restart. */
@@ -128,10 +128,15 @@ export class Broker extends EventEmitter {
       },
       unroutable: (exchange, routingKey) => this.emit('unroutable', { exchange, routingKey }),
     };
-    this.#topics = new TopicRegistry(runtime, this.#allocator, {
-      assertOpen: () => this.#assertOpen(),
-      consumerError: (event) => this.emit('consumer-error', event),
-    });
+    this.#topics = new TopicRegistry(
+      runtime,
+      this.#allocator,
+      {
+        assertOpen: () => this.#assertOpen(),
+        consumerError: (event) => this.emit('consumer-error', event),
+      },
+      { durable: durableStorage },
+    );
     runtime.onRecordView((actor, type, meta, payload) => this.#onRecordView(actor, type, meta, payload));
     runtime.on('restart', (event: RuntimeEvent) => {
       this.emit('restart', event);
@@ -246,6 +251,7 @@ export class Broker extends EventEmitter {
     for (const { consumer } of [...this.#consumers.values()]) await consumer.close().catch(() => undefined);
     await this.#topics.closeSubscriptions();
     this.#closed = true;
+    this.#topics.close();
     await this.#runtime.close();
   }
 

@@ -1,7 +1,7 @@
 // Proves the group assignment is balanced (floor/ceil of P/M per member) and sticky (a member keeps
 // every partition it owns up to its share), for every small P, M and random prior ownership.
 import { describe, expect, it } from 'vitest';
-import { stickyAssignment } from '../../src/broker/group-coordinator.js';
+import { stickyAssignment } from '../../src/broker/topic/group-coordinator.js';
 
 describe('topic group assignment', () => {
   it('group - balanced and sticky for every partitions 1..12, members 1..6 and random prior owners', () => {

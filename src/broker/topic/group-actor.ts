@@ -7,8 +7,8 @@
  * live on the broker thread, and so does the coordinator (group-coordinator.ts).
  */
 import assert from 'node:assert';
-import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
-import { serializeError } from '../errors.js';
+import type { ActorBehavior, ActorContext, ActorRecord } from '../../actor/actor-behavior.js';
+import { serializeError } from '../../errors.js';
 import { type GroupActorOptions, TopicRecord } from './topic-protocol.js';
 
 /** Commits between snapshots of the merged offsets. */

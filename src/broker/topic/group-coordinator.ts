@@ -15,12 +15,25 @@
  * the group actor in batches, one GROUP_COMMIT in flight at a time, and `flush` waits until
  * everything reported so far is durable.
  */
-import type { ActorRuntime } from '../actor/actor-runtime.js';
-import { deserializeError, type SerializedError } from '../errors.js';
-import { compiledFileUrl } from '../threads/worker-file.js';
-import type { Topic } from './topic.js';
+import type { ActorRuntime } from '../../actor/actor-runtime.js';
+import { deserializeError, type SerializedError } from '../../errors.js';
+import { compiledFileUrl } from '../../threads/worker-file.js';
 import { type GroupActorOptions, TopicRecord } from './topic-protocol.js';
-import type { TopicSubscription } from './topic-subscription.js';
+
+/** What the coordinator needs of a member (a group subscription, topic-subscription.ts). */
+export interface GroupMember {
+  readonly state: 'active' | 'closing' | 'closed';
+  /** Starts reading `partition` at `offset` (null: where the member's `from` says). */
+  assign(partition: number, offset: number | null): Promise<void>;
+  /** Stops reading `partition` once the records in hand are handled (its position is then final and reported). */
+  revoke(partition: number): Promise<void>;
+}
+
+/** The topic a group reads. */
+export interface GroupTopic {
+  readonly name: string;
+  readonly partitions: number;
+}
 
 const encoder = new TextEncoder();
 
@@ -58,12 +71,12 @@ export function stickyAssignment(partitions: number, members: number, owners: re
 }
 
 export class GroupCoordinator {
-  readonly topic: Topic;
+  readonly topic: GroupTopic;
   readonly group: string;
   readonly actorId: string;
   readonly #runtime: ActorRuntime;
-  readonly #members: TopicSubscription[] = [];
-  readonly #owners: Array<TopicSubscription | null>;
+  readonly #members: GroupMember[] = [];
+  readonly #owners: Array<GroupMember | null>;
   readonly #committed = new Map<number, number>();
   #dirty = new Map<number, number>();
   #loaded: Promise<void> | null = null;
@@ -72,12 +85,12 @@ export class GroupCoordinator {
   #flushing = false;
   readonly #onError: (error: unknown) => void;
 
-  constructor(topic: Topic, group: string, runtime: ActorRuntime, onError: (error: unknown) => void) {
+  constructor(topic: GroupTopic, group: string, runtime: ActorRuntime, onError: (error: unknown) => void) {
     this.topic = topic;
     this.group = group;
     this.actorId = `group:${topic.name}/${group}`;
     this.#runtime = runtime;
-    this.#owners = new Array<TopicSubscription | null>(topic.partitions).fill(null);
+    this.#owners = new Array<GroupMember | null>(topic.partitions).fill(null);
     this.#onError = onError;
   }
 
@@ -86,7 +99,7 @@ export class GroupCoordinator {
     return this.#committed;
   }
 
-  join(member: TopicSubscription): Promise<void> {
+  join(member: GroupMember): Promise<void> {
     return this.#serially(async () => {
       await this.#load();
       if (member.state !== 'active') return;
@@ -96,7 +109,7 @@ export class GroupCoordinator {
   }
 
   /** The member stops: its partitions are revoked, committed and handed to the others. */
-  leave(member: TopicSubscription): Promise<void> {
+  leave(member: GroupMember): Promise<void> {
     return this.#serially(async () => {
       const i = this.#members.indexOf(member);
       if (i >= 0) this.#members.splice(i, 1);
@@ -181,7 +194,7 @@ export class GroupCoordinator {
   #load(): Promise<void> {
     this.#loaded ??= (async () => {
       const declaration: GroupActorOptions = { topic: this.topic.name, group: this.group };
-      await this.#runtime.declare(this.actorId, { module: compiledFileUrl('src/broker/group-actor').href, options: declaration, log: { kind: 'state' } });
+      await this.#runtime.declare(this.actorId, { module: compiledFileUrl('src/broker/topic/group-actor').href, options: declaration, log: { kind: 'state' } });
       const { offsets } = (await this.#request(TopicRecord.GROUP_LOAD, new Uint8Array(0))) as { offsets: Record<string, number> };
       for (const [p, offset] of Object.entries(offsets)) if (!this.#committed.has(Number(p))) this.#committed.set(Number(p), offset);
     })();

@@ -3,13 +3,13 @@
  * coordinators and open subscriptions, and routes partition restarts to them. The Broker owns
  * one and delegates `topic()` to it.
  */
-import type { ActorRuntime } from '../actor/actor-runtime.js';
-import type { ExtentAllocator } from '../log/extent-allocator.js';
-import { InvalidArgumentError, TopicMismatchError } from '../errors.js';
-import { compiledFileUrl } from '../threads/worker-file.js';
-import { CODEC_NAMES, type CodecName, getCodec } from './codec.js';
+import type { ActorRuntime } from '../../actor/actor-runtime.js';
+import type { ExtentAllocator } from '../../log/extent-allocator.js';
+import { InvalidArgumentError, TopicMismatchError } from '../../errors.js';
+import { compiledFileUrl } from '../../threads/worker-file.js';
+import { CODEC_NAMES, type CodecName, getCodec } from '../codec.js';
+import { validateDestinationName } from '../names.js';
 import { GroupCoordinator } from './group-coordinator.js';
-import { validateDestinationName } from './names.js';
 import { Topic, type TopicHost } from './topic.js';
 import type { PartitionActorOptions, TopicOptions } from './topic-protocol.js';
 import type { TopicSubscription } from './topic-subscription.js';
@@ -38,29 +38,31 @@ export interface TopicRegistryEvents {
 export class TopicRegistry {
   readonly #runtime: ActorRuntime;
   readonly #events: TopicRegistryEvents;
-  readonly #topics = new Map<string, { topic: Topic; declared: string }>();
+  readonly #topics = new Map<string, { topic: Topic; declared: string; started: Promise<void> }>();
   readonly #coordinators = new Map<string, GroupCoordinator>();
   readonly #subscriptions = new Set<TopicSubscription>();
   readonly #host: TopicHost;
-  /** The arena's allocator (the broker's thread is the only one that allocates extents). */
-  readonly #allocator: ExtentAllocator;
 
   /**
    * Actors' records read in place in the runtime's ring (the broker hands over what is not a
-   * queue's): true when a topic's record was taken. None yet: topic records still arrive as
-   * 'record' events and replies.
+   * queue's): true when a topic's record was taken. A partition actor sends nothing but answers
+   * to requests (a CONFIRMED or FETCHED per produce or read chunk, never per record): they go on
+   * to the runtime's request replies.
    */
   onRecordView(_actor: number, _type: number, _meta: number, _payload: Uint8Array): boolean {
-    void this.#allocator;
     return false;
   }
 
-  constructor(runtime: ActorRuntime, allocator: ExtentAllocator, events: TopicRegistryEvents) {
+  /** `durable`: the broker has a dataDir, so partitions are logs (compacted topics are logged in any case). */
+  constructor(runtime: ActorRuntime, allocator: ExtentAllocator, events: TopicRegistryEvents, options: { durable: boolean }) {
     this.#runtime = runtime;
-    this.#allocator = allocator;
     this.#events = events;
     this.#host = {
       runtime,
+      arena: runtime.arena,
+      // The arena's allocator: the broker's thread is the only one that allocates extents.
+      allocator,
+      durable: options.durable,
       assertOpen: () => events.assertOpen(),
       coordinator: (topic, group) => {
         const id = `group:${topic.name}/${group}`;
@@ -94,6 +96,7 @@ export class TopicRegistry {
       if (existing.declared !== declared) {
         throw new TopicMismatchError(`topic "${name}" exists with other options (${existing.declared}); declare it with the same options`);
       }
+      await existing.started;
       return existing.topic;
     }
     const log = {
@@ -103,17 +106,30 @@ export class TopicRegistry {
       ...(resolved.compact ? { compact: true } : {}),
       ...(resolved.tombstoneRetentionMs === undefined ? {} : { tombstoneRetentionMs: resolved.tombstoneRetentionMs }),
     };
+    const logged = this.#host.durable || resolved.compact;
     await Promise.all(
       Array.from({ length: resolved.partitions }, (_, partition) => {
-        const declaration: PartitionActorOptions = { topic: name, partition };
-        return this.#runtime.declare(`topic:${name}/${partition}`, { module: compiledFileUrl('src/broker/partition-actor').href, options: declaration, log });
+        const declaration: PartitionActorOptions = { topic: name, partition, mode: logged ? 'logged' : 'memory', compact: resolved.compact };
+        // A memory partition's records never leave the arena: its actor has no log to keep.
+        return this.#runtime.declare(`topic:${name}/${partition}`, { module: compiledFileUrl('src/broker/topic/partition-actor').href, options: declaration, ...(logged ? { log } : {}) });
       }),
     );
     // A concurrent declare of the same name may have finished first: one Topic per name.
     const raced = this.#topics.get(name);
-    if (raced !== undefined) return raced.topic;
+    if (raced !== undefined) {
+      await raced.started;
+      return raced.topic;
+    }
     const topic = new Topic(name, resolved, getCodec(codecName), this.#host);
-    this.#topics.set(name, { topic, declared });
+    const started = topic.start();
+    this.#topics.set(name, { topic, declared, started });
+    try {
+      await started;
+    } catch (error) {
+      this.#topics.delete(name);
+      topic.close();
+      throw error;
+    }
     return topic;
   }
 
@@ -126,6 +142,11 @@ export class TopicRegistry {
   /** Closes every subscription (group members commit and leave). */
   async closeSubscriptions(): Promise<void> {
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.close().catch(() => undefined)));
+  }
+
+  /** The broker closes: topics stop their clocks and free nothing more (the arena goes with the runtime). */
+  close(): void {
+    for (const { topic } of this.#topics.values()) topic.close();
   }
 
   #resolve(name: string, options: TopicDeclareOptions): TopicOptions {
