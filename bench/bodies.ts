@@ -114,6 +114,18 @@ export function readBody(body: unknown, size: number): typeof decoded {
   return decoded;
 }
 
+/** readRawBody of a body read in place: `length` bytes of `bytes` from `at` (queue consumers' `msg.buffer`). */
+export function readRawBodyAt(bytes: Uint8Array, at: number, length: number, size: number): typeof decoded {
+  if (length !== size) throw new Error(`bench body damaged: ${length} B where ${size} B were sent`);
+  const p = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+  const s = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
+  if (size > RAW_HEADER_BYTES && bytes[at + size - 1] !== (s & 0xff)) throw new Error(`bench body damaged: producer ${p} seq ${s} has a wrong last byte`);
+  decoded.p = p;
+  decoded.s = s;
+  decoded.t = size >= RAW_HEADER_BYTES ? readF64(bytes, at + 8) : 0;
+  return decoded;
+}
+
 export function readRawBody(bytes: Uint8Array, size: number): typeof decoded {
   if (bytes.byteLength !== size) throw new Error(`bench body damaged: ${bytes.byteLength} B where ${size} B were sent`);
   // Byte by byte: no DataView per message.

@@ -38,7 +38,14 @@ export interface QueueRunOptions {
   consumers: number;
   /** 'consume' (one handler call a message), 'consumeBatch' (one call a batch). */
   api: 'consume' | 'consumeBatch';
+  /**
+   * Raw bodies: 'in-place' reads them where they lie (`msg.buffer`, `msg.bodyOffset`,
+   * `msg.bodyLength`: valid until the message is settled), 'copy' takes `msg.body` (a copy).
+   */
+  read?: 'copy' | 'in-place';
 }
+
+type InPlace = { buffer: Uint8Array; bodyOffset: number; bodyLength: number; body: unknown };
 
 /** Consumers on the broker's thread: `consume` or `consumeBatch`, lanes = consumer index across queues. */
 export function runQueue(label: string, options: QueueRunOptions, limits: LoadLimits): Promise<RunResult> {
@@ -48,15 +55,19 @@ export function runQueue(label: string, options: QueueRunOptions, limits: LoadLi
     const check = new SequenceCheck(label, IN_FLIGHT);
     errors.onError = (error) => recordFailure(check, error);
     const handles: Closable[] = [];
+    const inPlace = shape.codec === 'raw' && options.read === 'in-place';
+    const handle = inPlace
+      ? (message: InPlace, lane: number) => check.handleRawAt(message.buffer, message.bodyOffset, message.bodyLength, shape.size, lane)
+      : (message: InPlace, lane: number) => void check.handleBody(message.body, shape.size, lane);
     queues.forEach((queue, q) => {
       for (let c = 0; c < options.consumers; c++) {
         const lane = q * options.consumers + c;
         if (options.api === 'consumeBatch') {
           handles.push(consumeBatchOf(queue)!((messages) => {
-            for (const message of messages) check.handleBody(message.body, shape.size, lane);
+            for (const message of messages) handle(message as unknown as InPlace, lane);
           }, { maxBatch: 1_000, prefetch: PREFETCH }));
         } else {
-          handles.push(queue.consume((message) => void check.handleBody(message.body, shape.size, lane), { prefetch: PREFETCH }));
+          handles.push(queue.consume((message) => handle(message as unknown as InPlace, lane), { prefetch: PREFETCH }));
         }
       }
     });

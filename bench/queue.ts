@@ -15,6 +15,8 @@
  * `msgsPerFdatasync` on durable rows (null until stats() counts fdatasyncs), and ratios:
  *
  * - queue in memory {json,raw} {64,256} B, 1 consumer          xFastq, xPostMessage
+ *   (raw bodies are read in place, `msg.buffer` / `msg.bodyOffset`, in every raw row but one:)
+ * - queue in memory raw 64 B, 1 consumer, msg.body copies        xFastq, xPostMessage
  * - queue in memory raw 64 B, 4 consumers                       xPostMessage
  * - queue in memory raw 64 B, consumeBatch (when Queue has it)  xFastq, xPostMessage
  * - queue durable {json,raw} {64,256} B, 1 consumer             xSqlite, xPostMessage
@@ -75,13 +77,16 @@ async function throughputRows(): Promise<RowSpec[]> {
     rows.push(noSqlite === null ? { name: sqliteRow(shape), size: shape.size, run: (limits) => measureSqliteQueue(shape, limits) } : { name: sqliteRow(shape), size: shape.size, skipped: noSqlite });
   }
   rows.push({ name: piscinaRow(JSON64), size: 64, run: (limits) => measurePiscina(JSON64, limits) });
-  const baton = (name: string, shape: BodyShape, durable: boolean, consumers: number, ratios: Record<string, string>, api: 'consume' | 'consumeBatch' = 'consume', queues = 1): RowSpec => ({
+  // Raw rows read bodies in place (msg.buffer: the fastest path, what raw is for); one row takes copies (msg.body).
+  const baton = (name: string, shape: BodyShape, durable: boolean, consumers: number, ratios: Record<string, string>, api: 'consume' | 'consumeBatch' = 'consume', queues = 1, read: 'copy' | 'in-place' = 'in-place'): RowSpec => ({
     name,
     size: shape.size,
     ratios,
-    run: (limits) => runQueue(name, { shape, durable, queues, consumers, api }, limits),
+    run: (limits) => runQueue(name, { shape, durable, queues, consumers, api, read }, limits),
   });
   for (const shape of SHAPES) rows.push(baton(memoryRow(shape, 1), shape, false, 1, { xFastq: fastqRow(shape), xPostMessage: postMessageRow(shape) }));
+  const copyName = `${memoryRow(RAW64, 1)}, msg.body copies`;
+  rows.push(baton(copyName, RAW64, false, 1, { xFastq: fastqRow(RAW64), xPostMessage: postMessageRow(RAW64) }, 'consume', 1, 'copy'));
   rows.push(baton(memoryRow(RAW64, 4), RAW64, false, 4, { xPostMessage: postMessageRow(RAW64) }));
   const batchName = `queue in memory ${shapeName(RAW64)}, consumeBatch (maxBatch 1000)`;
   rows.push(

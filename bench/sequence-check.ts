@@ -13,7 +13,7 @@
  * whose pool it is; there only loss and duplicates are checked. Handler threads get the buffer
  * through worker environment data (`CHECK_ENV_KEY`), set before their pool starts.
  */
-import { type decoded, readBody } from './bodies.js';
+import { type decoded, readBody, readRawBodyAt } from './bodies.js';
 
 export class SequenceCheck {
   readonly label: string;
@@ -59,6 +59,17 @@ export class SequenceCheck {
     }
     this.handle(read.p, read.s, lane);
     return read;
+  }
+
+  /** handleBody of a raw body read in place (no copy): `length` bytes of `bytes` from `at`. */
+  handleRawAt(bytes: Uint8Array, at: number, length: number, size: number, lane = 0): void {
+    let read: typeof decoded;
+    try {
+      read = readRawBodyAt(bytes, at, length, size);
+    } catch (error) {
+      this.fail(new Error(`${this.label}: ${(error as Error).message}`));
+    }
+    this.handle(read.p, read.s, lane);
   }
 
   /** Records a failure found elsewhere (a transport's error event) and throws it. */

@@ -73,6 +73,9 @@ export class QueueDelivery {
   readonly #record: number;
   #body: unknown = UNREAD;
   #bytes: Uint8Array | null = null;
+  /** Read in place (`buffer`): not kept when settled; `#released` once settled so. */
+  #inPlace = false;
+  #released = false;
   #extras: Extras | null = null;
   settled = false;
 
@@ -101,7 +104,7 @@ export class QueueDelivery {
     if (own !== undefined) return own;
     const detached = this.#extras?.detached ?? null;
     if (detached !== null) return generatedId(detached.bytes.subarray(detached.prefixAt, detached.prefixAt + 8), detached.idBase);
-    const { bytes, f64 } = this.grant.source.arenaBytes();
+    const { bytes, f64 } = this.#live();
     const batch = this.grant.batch;
     return generatedId(bytes.subarray(batch + QB_ID_PREFIX, batch + QB_ID_PREFIX + 8), f64[(batch + QB_ID_BASE) >>> 3]! + this.grant.index + this.index);
   }
@@ -109,14 +112,14 @@ export class QueueDelivery {
   get priority(): number {
     const detached = this.#extras?.detached ?? null;
     if (detached !== null) return detached.priority;
-    return this.grant.source.arenaBytes().bytes[this.grant.batch + QB_PRIORITY]!;
+    return this.#live().bytes[this.grant.batch + QB_PRIORITY]!;
   }
 
   /** When it was published (ms since the epoch). */
   get timestamp(): number {
     const detached = this.#extras?.detached ?? null;
     if (detached !== null) return detached.timestampMs;
-    return this.grant.source.arenaBytes().f64[(this.grant.batch + QB_TIMESTAMP) >>> 3]!;
+    return this.#live().f64[(this.grant.batch + QB_TIMESTAMP) >>> 3]!;
   }
 
   get headers(): Record<string, string> {
@@ -129,6 +132,27 @@ export class QueueDelivery {
 
   get replyTo(): string | undefined {
     return this.#ext().replyTo;
+  }
+
+  /**
+   * Zero-copy access to the payload, for the fastest consumers: the payload is
+   * `buffer[bodyOffset .. bodyOffset + bodyLength)`, read in place (no copy, nothing allocated).
+   * `buffer` is shared memory that other messages use too: read it, never write it, and only
+   * until the message is settled (its memory is reused after); copy what you keep (`bytes`).
+   */
+  get buffer(): Buffer {
+    this.#inPlace = true;
+    return this.#view().buffer;
+  }
+
+  get bodyOffset(): number {
+    this.#inPlace = true;
+    return recordBodyStart(this.#view().u32, this.#at());
+  }
+
+  get bodyLength(): number {
+    this.#inPlace = true;
+    return recordBodyBytes(this.#view().u32, this.#at());
   }
 
   /** The raw payload (a copy: it outlives the message), a Buffer. */
@@ -169,7 +193,11 @@ export class QueueDelivery {
   markSettled(): void {
     if (this.settled) throw new AlreadyAckedError(`message ${this.id} was already acknowledged or rejected; settle each delivery once`);
     this.settled = true;
-    if (this.#body === UNREAD && this.#bytes === null) this.#detach();
+    if (this.#body !== UNREAD || this.#bytes !== null) return;
+    // Nothing of it was copied yet, and its memory is reused once the actor lets it go: keep a
+    // copy — unless it was read in place, whose reader took the contract (read before settling).
+    if (this.#inPlace) this.#released = true;
+    else this.#detach();
   }
 
   #ext(): RecordExtensions {
@@ -178,7 +206,15 @@ export class QueueDelivery {
   }
 
   #view(): ArenaView {
-    return this.#extras?.detached ?? this.grant.source.arenaBytes();
+    return this.#extras?.detached ?? this.#live();
+  }
+
+  /** The arena, while the message's memory is its own: not once it was settled after an in-place read. */
+  #live(): ArenaView & { f64: Float64Array } {
+    if (this.#released) {
+      throw new AlreadyAckedError('message was settled after being read in place (msg.buffer): its memory is reused; read what you need before settling it, or copy it (msg.bytes) first');
+    }
+    return this.grant.source.arenaBytes();
   }
 
   /** Where the record is in `#view()`. */
