@@ -9,7 +9,7 @@
  * length is one publish and one confirm.
  */
 import type { ActorRuntime } from '../../actor/actor-runtime.js';
-import { deserializeError, InvalidArgumentError, type SerializedError } from '../../errors.js';
+import { deserializeError, InvalidArgumentError, NotFoundError, type SerializedError } from '../../errors.js';
 import type { Arena } from '../../log/arena.js';
 import type { ExtentAllocator } from '../../log/extent-allocator.js';
 import { ExtentTableWriter } from '../../log/extent-table.js';
@@ -275,6 +275,8 @@ export class Queue implements QueueBatchTarget {
 
   async #publish(items: readonly unknown[]): Promise<SentIds> {
     this.#host.assertOpen();
+    // Its extents and table went back to the arena with it: nothing may be written there.
+    if (this.#deleted) throw new NotFoundError(`queue "${this.name}" was deleted; declare it again`);
     const batches = encodeQueueItems(this, items, Date.now());
     const sealed = this.writer.takeSealed();
     const records = batches.map((batch) => ({ address: batch.address, extent: batch.extent, generation: batch.generation }));
