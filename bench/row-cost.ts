@@ -1,12 +1,8 @@
 /**
  * What a row's window cost besides time, for its `extra`: CPU ns per message of each thread role
- * (thread-cpu.ts), the main thread's GC share (gc-share.ts) and, for durable rows, messages per
- * fdatasync of the broker's log writer.
- *
- * TODO(runtime): `broker.stats()` (RuntimeStats: `workers`, `actors`) has no log-writer counters,
- * so `msgsPerFdatasync` is null. Wanted: `stats().storage.fdatasyncs` (fdatasync calls since the
- * start); read below as an optional field. Likewise `workers[i].tid` and `threads: [{ role, tid }]`
- * (thread-cpu.ts) for CPU per host, storage and supervisor thread.
+ * (thread-cpu.ts: hosts, storage and supervisor named by `broker.stats()`), the main thread's GC
+ * share (gc-share.ts) and, for durable rows, messages per fdatasync of the broker's log writer
+ * (`stats().storage.writer.datasyncs`).
  */
 import { performance } from 'node:perf_hooks';
 import type { Broker } from '../src/broker/broker.js';
@@ -16,7 +12,7 @@ import { brokerThreadRoles, type CpuSnapshot, cpuPerMessage, snapshotThreads, ty
 type Extra = Record<string, number | string | null>;
 
 interface WriterStats extends ThreadRoleStats {
-  storage?: { fdatasyncs?: number };
+  storage?: { writer: { datasyncs: number } | null };
 }
 
 async function brokerStats(broker: Broker | undefined): Promise<WriterStats | null> {
@@ -35,7 +31,7 @@ export class RowCost {
     this.#broker = broker;
     this.#durable = durable;
     this.#roles = stats === null ? new Map() : brokerThreadRoles(stats);
-    this.#fsyncsBefore = stats?.storage?.fdatasyncs;
+    this.#fsyncsBefore = stats?.storage?.writer?.datasyncs;
     this.#gc = new GcMeter();
     this.#cpuBefore = snapshotThreads();
   }
@@ -55,7 +51,7 @@ export class RowCost {
     const roles = new Map([...threads, ...this.#roles]);
     const extra: Extra = { ...cpuPerMessage(this.#cpuBefore, cpuAfter, messages, roles), gcShareMain };
     if (this.#durable) {
-      const fsyncsAfter = (await brokerStats(this.#broker))?.storage?.fdatasyncs;
+      const fsyncsAfter = (await brokerStats(this.#broker))?.storage?.writer?.datasyncs;
       const fsyncs = fsyncsAfter === undefined || this.#fsyncsBefore === undefined ? null : fsyncsAfter - this.#fsyncsBefore;
       extra.msgsPerFdatasync = fsyncs === null || fsyncs <= 0 ? null : messages / fsyncs;
     }

@@ -21,6 +21,7 @@ import { attachWriter, RingReader, type RingRecord, type RingWriter } from '../r
 import type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor-behavior.js';
 import type { ActorLog, ActorLogOptions, ActorStorage } from './actor-storage.js';
 import { Arena } from '../log/arena.js';
+import { threadUsage } from '../threads/thread-usage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 
@@ -73,6 +74,8 @@ export interface HostedActorStats {
 export interface HostStats {
   index: number;
   threadId: number;
+  /** The kernel's id of the host thread (Linux; 0 elsewhere): where its CPU is read from /proc. */
+  tid: number;
   actors: HostedActorStats[];
   recordsIn: number;
   undeliverable: number;
@@ -376,6 +379,7 @@ export class ActorHost {
     return {
       index: this.index,
       threadId,
+      tid: threadUsage()?.tid ?? 0,
       actors: [...this.#byId.values()].map((a) => ({ id: a.spec.id, address: a.spec.address, state: a.state, received: a.received, mailbox: a.mailboxSize })),
       recordsIn: this.#recordsIn,
       undeliverable: this.#undeliverable,

@@ -123,8 +123,18 @@ export interface StorageHostApi {
 }
 
 /** What the storage thread exposes to the supervisor. */
+/** What the storage thread says of itself in stats. */
+export interface StorageStats {
+  /** The kernel's id of the storage thread (0 where unknown). */
+  tid: number;
+  durable: boolean;
+  /** The WAL writer's counters (durable storage): rounds written, fdatasyncs, batches and bytes. */
+  writer: { rounds: number; writes: number; datasyncs: number; batches: number; bytes: number } | null;
+}
+
 export interface StorageServiceApi {
   readonly durable: boolean;
+  stats(): StorageStats;
   /** Starts serving a host (a new one, or the replacement of a dead one) on these rings and port. */
   attachHost(index: number, connection: StorageConnection): void;
   close(): Promise<void>;

@@ -24,6 +24,7 @@ import { ClosedError, InvalidArgumentError, NotFoundError, serializeError } from
 import { Arena } from '../log/arena.js';
 import { attachWriter, RingConsumer, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
+import { threadUsage } from '../threads/thread-usage.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, LogRecord, MaintenanceResult, ReadIntoResult } from './actor-storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
@@ -61,6 +62,7 @@ import {
   type StorageConnection,
   type StorageHostApi,
   type StorageServiceApi,
+  type StorageStats,
   TRIM_REMOVALS,
   TRIM_SLOTS,
   TRIM_START_OFFSET,
@@ -200,6 +202,11 @@ export class StorageService implements StorageServiceApi {
 
   get durable(): boolean {
     return this.#storage.durable;
+  }
+
+  stats(): StorageStats {
+    const storage = this.#storage as ActorStorage & { stats?: () => { writer: StorageStats['writer'] } };
+    return { tid: threadUsage()?.tid ?? 0, durable: this.#storage.durable, writer: storage.stats === undefined ? null : { ...storage.stats().writer! } };
   }
 
   attachHost(index: number, connection: StorageConnection): void {

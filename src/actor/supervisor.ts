@@ -26,7 +26,8 @@ import type { ActorStartSpec } from './actor-host.js';
 import type { ActorLogOptions } from './actor-storage.js';
 import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
-import type { StorageServiceApi } from './storage-protocol.js';
+import type { StorageServiceApi, StorageStats } from './storage-protocol.js';
+import { threadUsage } from '../threads/thread-usage.js';
 import type { StorageWorkerData } from '../../workers/storage.js';
 import { Placement, type PlacementStrategy } from './placement.js';
 import {
@@ -96,8 +97,13 @@ export type RuntimeEvent =
   | { type: 'supervisor-error'; reason: string };
 
 export interface RuntimeStats {
-  workers: { index: number; threadId: number; actors: number; state: HostState; restarts: number }[];
+  /** Actor hosts; `tid` is the kernel's thread id (Linux; 0 elsewhere or while a host is down). */
+  workers: { index: number; threadId: number; tid: number; actors: number; state: HostState; restarts: number }[];
   actors: { id: string; address: number; worker: number; state: string; restarts: number }[];
+  /** The runtime's own threads by role, with their kernel thread ids (CPU per thread, from /proc). */
+  threads: { role: 'supervisor' | 'storage'; tid: number }[];
+  /** The storage thread: with a data directory, the WAL writer's counters (fdatasyncs, batches, bytes). */
+  storage: StorageStats;
 }
 
 export interface RuntimeRings {
@@ -300,9 +306,10 @@ export class Supervisor implements SupervisorApi {
     const workers = await Promise.all(
       this.#hosts.map(async (host) => {
         const stats = host.state === 'running' ? await host.api.stats().catch(() => null) : null;
-        return { index: host.index, threadId: stats?.threadId ?? host.worker.threadId, actors: stats?.actors.length ?? 0, state: host.state, restarts: host.restarts };
+        return { index: host.index, threadId: stats?.threadId ?? host.worker.threadId, tid: stats?.tid ?? 0, actors: stats?.actors.length ?? 0, state: host.state, restarts: host.restarts };
       }),
     );
+    const storage = await this.#storage.stats();
     const actors = [...this.#actors.values()].map((entry) => ({
       id: entry.id,
       address: entry.address,
@@ -310,7 +317,7 @@ export class Supervisor implements SupervisorApi {
       state: this.#decisions.lifecycleOf(entry.id)?.state ?? 'stopped',
       restarts: entry.restarts,
     }));
-    return { workers, actors };
+    return { workers, actors, threads: [{ role: 'supervisor', tid: threadUsage()?.tid ?? 0 }, { role: 'storage', tid: storage.tid }], storage };
   }
 
   async crashActor(id: string, mode: 'throw' | 'exit' | 'terminate'): Promise<void> {
