@@ -9,6 +9,7 @@ export { Exchange } from './broker/exchange.js';
 export type { BindOptions, ExchangeBinding, ExchangeType } from './broker/exchange-routing.js';
 export { QueueConsumer, type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type MessageHandler } from './broker/queue/queue-consumer.js';
 export { QueueDelivery } from './broker/queue/queue-delivery.js';
+export { QueueProcess, type ProcessOptions } from './broker/queue/queue-process.js';
 export type { QueueStats } from './broker/queue/queue-protocol.js';
 export { Topic, type TopicBatchItem, type TopicSendOptions, type TopicSendResult } from './broker/topic/topic.js';
 export { TopicSubscription, type SubscribeOptions, type TopicBatchHandler, type TopicMessageHandler } from './broker/topic/topic-subscription.js';
