@@ -84,9 +84,18 @@ function start(first: MemberTask): void {
  * Records `from..` of the run (the first at `pos`; -1: the run's first record); answers when
  * done. Returns null when it finished synchronously, or a promise when a handler returned one.
  */
-function handleRun(task: MemberTask, from: number, pos: number, failures: MemberResult['failures'] | null): Promise<void> | null {
+function handleRun(task: MemberTask, from: number, pos: number, failures: MemberResult['failures'] | null, copied: Uint8Array | null = null): Promise<void> | null {
   arena.ensure(task.batch + TB_HEADER_BYTES);
-  arena.ensure(task.batch + arena.u32[(task.batch + TB_LENGTH) >>> 2]!);
+  const end = task.batch + arena.u32[(task.batch + TB_LENGTH) >>> 2]!;
+  arena.ensure(end);
+  // A raw body is a view of one copy of the run (a copy per run, not per record): the record
+  // outlives the run's memory in the arena, which is let go once the run is answered.
+  const raw = codec.name === 'raw';
+  let copy = copied;
+  if (raw && copy === null) {
+    copy = new Uint8Array(end - task.record);
+    copy.set(arena.bytes.subarray(task.record, end));
+  }
   let at = pos < 0 ? task.record : pos;
   const first = task.baseOffset + task.index;
   const slot = 2 * task.partition;
@@ -110,7 +119,7 @@ function handleRun(task: MemberTask, from: number, pos: number, failures: Member
         offset,
         key: readKey(arena, record, word),
         timestamp: task.timestampMs,
-        body: (word & RECORD_TOMBSTONE) !== 0 ? null : codec.decodeAt(arena, start, start + wordBodyBytes(word)),
+        body: (word & RECORD_TOMBSTONE) !== 0 ? null : raw ? new Uint8Array(copy!.buffer, start - task.record, wordBodyBytes(word)) : codec.decodeAt(arena, start, start + wordBodyBytes(word)),
         headers: readHeaders(arena, record, word),
       });
     } catch (error) {
@@ -124,12 +133,12 @@ function handleRun(task: MemberTask, from: number, pos: number, failures: Member
       return Promise.resolve(result as PromiseLike<unknown>).then(
         () => {
           Atomics.store(progress, slot + 1, done);
-          return handleRun(task, done, next, failures) ?? undefined;
+          return handleRun(task, done, next, failures, copy) ?? undefined;
         },
         (error: unknown) => {
           (failures ??= []).push({ offset, error: serializeError(error) });
           Atomics.store(progress, slot + 1, done);
-          return handleRun(task, done, next, failures) ?? undefined;
+          return handleRun(task, done, next, failures, copy) ?? undefined;
         },
       );
     }

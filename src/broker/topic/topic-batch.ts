@@ -479,7 +479,10 @@ export function readHeaders(view: ArenaView, pos: number, word: number): Record<
   if ((word & RECORD_HEADERS) === 0) return NO_HEADERS;
   const headers: Record<string, string> = {};
   forEachHeader(view, pos, word, (name, start, end) => {
-    headers[name] = view.buffer.utf8Slice(start, end);
+    const value = view.buffer.utf8Slice(start, end);
+    // A header named "__proto__" is an own property like any other (an assignment would set the prototype).
+    if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+    else headers[name] = value;
   });
   return headers;
 }

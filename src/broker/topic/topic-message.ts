@@ -4,28 +4,51 @@
  * `body` (or `bytes`), the key and headers on first use of theirs.
  *
  * The record's memory is reused once retention (or the durable tail's bound) lets its extent go,
- * which can only happen after the reader moved past it. So when the handler is done with a
- * record (its promise settled), the reader calls `release`: a record whose body, key or headers
- * were not read yet keeps a copy of itself first, and reading them later still works. A handler
- * that reads what it needs (the common case) costs no copy.
+ * which can only happen after the reader moved past it. So the bytes a record hands out are
+ * never views of the arena: `bytes` (and a raw topic's `body`) are views of a copy of the run
+ * (the records of one batch handed over together), made once per run when the first of its
+ * records needs one — a copy per run, not per record. And when the handler is done with a record
+ * (its promise settled), the reader calls `release`: a record whose body, key or headers were not
+ * read yet moves to that copy too, so reading them later still works. A kept `bytes` keeps its
+ * run's copy alive (at most one batch, 1 MiB by default).
  */
 import type { ArenaBuffer, ArenaView } from '../../log/arena.js';
 import type { Codec } from '../codec.js';
-import { readHeaders, readKey, RECORD_HEADERS, RECORD_KEY, RECORD_TOMBSTONE, recordBodyStart, recordEnd, recordWord, wordBodyBytes } from './topic-batch.js';
+import { readHeaders, readKey, RECORD_HEADERS, RECORD_KEY, RECORD_TOMBSTONE, recordBodyStart, recordWord, wordBodyBytes } from './topic-batch.js';
 
-/** What the records of one run share: their partition, their batch's time, the topic's codec. */
-export interface MessageContext {
-  readonly partition: number;
-  readonly timestampMs: number;
-  readonly codec: Codec;
+/** What the records of one run share: their partition, their batch's time, the codec, and the run's copy once made. */
+export class RunContext {
+  #copy: ArenaView | null = null;
+
+  constructor(
+    readonly partition: number,
+    readonly timestampMs: number,
+    readonly codec: Codec,
+    readonly arena: ArenaView,
+    /** The run's records lie in arena [start, end). */
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  /** The run's records copied out of the arena (made on first use): position p of the arena is `p - start` there. */
+  copy(): ArenaView {
+    if (this.#copy === null) {
+      const length = this.end - this.start;
+      const bytes = new Uint8Array(length);
+      bytes.set(this.arena.bytes.subarray(this.start, this.end));
+      // The run starts 4-aligned in the arena, so it does here: its words read through a u32 view.
+      this.#copy = { bytes, buffer: Buffer.from(bytes.buffer, 0, length) as ArenaBuffer, u32: new Uint32Array(bytes.buffer, 0, length >>> 2) };
+    }
+    return this.#copy;
+  }
 }
 
 const UNREAD = Symbol('unread');
 
 export class TopicMessage {
   readonly offset: number;
-  readonly #context: MessageContext;
-  /** The arena's views, or those of the record's own copy once detached. */
+  readonly #context: RunContext;
+  /** The arena's views, or the run's copy once released. */
   #view: ArenaView;
   #pos: number;
   #body: unknown = UNREAD;
@@ -33,9 +56,9 @@ export class TopicMessage {
   #key: string | Uint8Array | null | typeof UNREAD = UNREAD;
   #headers: Record<string, string> | null = null;
 
-  constructor(context: MessageContext, view: ArenaView, offset: number, pos: number) {
+  constructor(context: RunContext, offset: number, pos: number) {
     this.#context = context;
-    this.#view = view;
+    this.#view = context.arena;
     this.offset = offset;
     this.#pos = pos;
   }
@@ -64,13 +87,15 @@ export class TopicMessage {
     return (recordWord(this.#view.u32, this.#pos) & RECORD_TOMBSTONE) !== 0;
   }
 
-  /** The raw payload (a copy: it outlives the record's memory). */
+  /** The raw payload: a view of the run's copy, never of the arena (it outlives the record's memory). */
   get bytes(): Uint8Array {
     if (this.#bytes === null) {
-      const view = this.#view;
-      const word = recordWord(view.u32, this.#pos);
-      const start = recordBodyStart(view.u32, this.#pos, word);
-      this.#bytes = view.bytes.slice(start, start + wordBodyBytes(word));
+      const context = this.#context;
+      const pos = this.#view === context.arena ? this.#pos - context.start : this.#pos;
+      const copy = context.copy();
+      const word = recordWord(copy.u32, pos);
+      const start = recordBodyStart(copy.u32, pos, word);
+      this.#bytes = new Uint8Array(copy.bytes.buffer, start, wordBodyBytes(word));
     }
     return this.#bytes;
   }
@@ -81,7 +106,7 @@ export class TopicMessage {
       const view = this.#view;
       const word = recordWord(view.u32, this.#pos);
       if ((word & RECORD_TOMBSTONE) !== 0) this.#body = null;
-      // Under raw the body is the payload itself (one copy for both).
+      // Under raw the body is the payload itself.
       else if (this.#context.codec.name === 'raw') this.#body = this.bytes;
       else {
         const start = recordBodyStart(view.u32, this.#pos, word);
@@ -93,28 +118,17 @@ export class TopicMessage {
 
   /**
    * The reader is done with the record (its handler finished): from now on its memory may be
-   * reused, so what was not read yet is copied out of it.
+   * reused, so a record with parts not read yet moves to the run's copy.
    */
   release(): void {
+    const context = this.#context;
+    if (this.#view !== context.arena) return;
     if (this.#body !== UNREAD) {
       const word = recordWord(this.#view.u32, this.#pos);
       if ((word & (RECORD_KEY | RECORD_HEADERS)) === 0) return;
       if (((word & RECORD_KEY) === 0 || this.#key !== UNREAD) && ((word & RECORD_HEADERS) === 0 || this.#headers !== null)) return;
     }
-    this.#detach();
-  }
-
-  /** Copies the record out of the arena (4-aligned: its words are read through a u32 view). */
-  #detach(): void {
-    const arena = this.#view;
-    const pos = this.#pos;
-    const length = recordEnd(arena.u32, pos) - pos;
-    const copy = new ArrayBuffer(length);
-    const bytes = new Uint8Array(copy);
-    bytes.set(arena.bytes.subarray(pos, pos + length));
-    const buffer = Buffer.from(copy) as ArenaBuffer;
-    // A plain Uint8Array for `bytes` (Buffer#slice would make views, not copies).
-    this.#view = { bytes, buffer, u32: new Uint32Array(copy) };
-    this.#pos = 0;
+    this.#view = context.copy();
+    this.#pos -= context.start;
   }
 }

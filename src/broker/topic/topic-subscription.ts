@@ -27,8 +27,8 @@ import type { Codec } from '../codec.js';
 import type { GroupCoordinator, GroupMember } from './group-coordinator.js';
 import type { Partition } from './partition.js';
 import { PartitionReader, type ReaderSink, type Run } from './partition-reader.js';
-import { recordEnd } from './topic-batch.js';
-import { type MessageContext, TopicMessage } from './topic-message.js';
+import { batchLength, recordEnd } from './topic-batch.js';
+import { RunContext, TopicMessage } from './topic-message.js';
 import type { FromSpec, TopicAckMode } from './topic-protocol.js';
 
 export interface SubscribeOptions {
@@ -207,18 +207,19 @@ class RecordSink implements ReaderSink {
   }
 
   deliver(reader: PartitionReader, run: Run): void | Promise<void> {
-    const context: MessageContext = { partition: this.#partition, timestampMs: run.timestampMs, codec: this.#codec };
+    const arena = this.#arena;
+    const context = new RunContext(this.#partition, run.timestampMs, this.#codec, arena, run.record, run.batch + batchLength(arena.u32, run.batch));
     return this.#from(reader, run, context, 0, run.record);
   }
 
   /** Records `i..` of the run, the first at `pos`; a promise from the first handler that returns one. */
-  #from(reader: PartitionReader, run: Run, context: MessageContext, i: number, pos: number): void | Promise<void> {
+  #from(reader: PartitionReader, run: Run, context: RunContext, i: number, pos: number): void | Promise<void> {
     const arena = this.#arena;
     const first = run.baseOffset + run.index;
     for (; i < run.count; i++) {
       if (reader.stopping) return;
       const offset = first + i;
-      const message = new TopicMessage(context, arena, offset, pos);
+      const message = new TopicMessage(context, offset, pos);
       pos = recordEnd(arena.u32, pos);
       if (this.#ackNone) reader.advance(offset + 1);
       let result: unknown;
@@ -236,7 +237,7 @@ class RecordSink implements ReaderSink {
     }
   }
 
-  async #then(result: PromiseLike<unknown>, message: TopicMessage, reader: PartitionReader, run: Run, context: MessageContext, i: number, pos: number): Promise<void> {
+  async #then(result: PromiseLike<unknown>, message: TopicMessage, reader: PartitionReader, run: Run, context: RunContext, i: number, pos: number): Promise<void> {
     try {
       await result;
     } catch (error) {
@@ -270,18 +271,19 @@ class BatchSink implements ReaderSink {
   }
 
   deliver(reader: PartitionReader, run: Run): void | Promise<void> {
-    const context: MessageContext = { partition: this.#partition, timestampMs: run.timestampMs, codec: this.#codec };
+    const arena = this.#arena;
+    const context = new RunContext(this.#partition, run.timestampMs, this.#codec, arena, run.record, run.batch + batchLength(arena.u32, run.batch));
     return this.#from(reader, run, context, 0, run.record);
   }
 
-  #from(reader: PartitionReader, run: Run, context: MessageContext, i: number, pos: number): void | Promise<void> {
+  #from(reader: PartitionReader, run: Run, context: RunContext, i: number, pos: number): void | Promise<void> {
     const arena = this.#arena;
     const first = run.baseOffset + run.index;
     while (i < run.count && !reader.stopping) {
       const n = Math.min(this.#maxBatch, run.count - i);
       const messages = new Array<TopicMessage>(n);
       for (let k = 0; k < n; k++) {
-        messages[k] = new TopicMessage(context, arena, first + i + k, pos);
+        messages[k] = new TopicMessage(context, first + i + k, pos);
         pos = recordEnd(arena.u32, pos);
       }
       const end = first + i + n;
@@ -302,7 +304,7 @@ class BatchSink implements ReaderSink {
     }
   }
 
-  async #then(result: PromiseLike<unknown>, messages: TopicMessage[], reader: PartitionReader, run: Run, context: MessageContext, i: number, pos: number): Promise<void> {
+  async #then(result: PromiseLike<unknown>, messages: TopicMessage[], reader: PartitionReader, run: Run, context: RunContext, i: number, pos: number): Promise<void> {
     try {
       await result;
     } catch (error) {

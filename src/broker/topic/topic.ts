@@ -12,6 +12,7 @@
  * records of `send` go round robin, and keyless records of one `sendBatch` stick to one partition
  * (the next batch moves on: Kafka's sticky partitioner), so a batch is one append where it can be.
  */
+import { performance } from 'node:perf_hooks';
 import type { ActorRuntime } from '../../actor/actor-runtime.js';
 import { InvalidArgumentError } from '../../errors.js';
 import type { Arena } from '../../log/arena.js';
@@ -26,6 +27,15 @@ import type { PartitionOffsets, TopicOptions } from './topic-protocol.js';
 import { localSinks, type SubscribeOptions, type SubscriptionHost, type TopicBatchHandler, type TopicMessageHandler, TopicSubscription } from './topic-subscription.js';
 
 export type { TopicBatchItem } from './topic-batch.js';
+
+/**
+ * A memory topic's send resolves at once, so a producer looping on it would never let this
+ * thread's event loop turn (timers, I/O, answers from member threads): after this long of
+ * sends without a turn, a send resolves on the next turn instead.
+ */
+const PRODUCE_TURN_MS = 1;
+/** When sends last let the event loop turn (per thread: every broker on it shares the loop). */
+let lastTurnMs = 0;
 
 export interface TopicSendOptions {
   key?: string | Uint8Array;
@@ -220,6 +230,10 @@ export class Topic {
     }
     if (confirms.length === 1) await confirms[0];
     else if (confirms.length > 1) await Promise.all(confirms);
+    else if (performance.now() - lastTurnMs > PRODUCE_TURN_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastTurnMs = performance.now();
+    }
     return results;
   }
 
