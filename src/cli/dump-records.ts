@@ -2,7 +2,10 @@
  * `baton inspect --dump`: the records of a data directory's logs, decoded where the log says
  * what it holds. Queue logs (`queue:<name>`) store each published batch as one opaque WAL batch
  * in the layout of src/broker/queue/queue-batch.ts: printed message by message as offset, id,
- * priority, expiry, delay, headers and body. The queue's codec is not on disk, so a body is
+ * priority, expiry, delay, headers and body. Topic partitions (`topic:<name>/<p>`) store each
+ * batch of a send the same way, in the layout of src/broker/topic/topic-batch.ts: printed
+ * record by record as offset, key, headers and body (or tombstone); compacted topics store WAL
+ * records with their keys. Byte 11 of a batch says which layout it is. The codec is not on disk, so a body is
  * shown as JSON when it parses as JSON, as UTF-8 text when it is valid UTF-8, and as hex
  * otherwise (msgpack bodies show as hex). Other logs print each record's key, headers and value
  * the same way; an opaque batch of another log prints as one line ("opaque, N messages, B
@@ -19,6 +22,7 @@ import { scanSegmentFile } from '../wal/recovery.js';
 import { parseSegmentFileName, segmentFileName } from '../wal/segment.js';
 import { WAL_DEFAULTS, WAL_DIR } from '../wal/wal.js';
 import type { ArenaBuffer } from '../log/arena.js';
+import { batchBaseOffset, batchCount, batchTimestamp, isTopicBatch, readHeaders, readKey, RECORD_TOMBSTONE, recordBodyStart as topicBodyStart, recordEnd as topicRecordEnd, recordWord, TB_HEADER_BYTES, wordBodyBytes } from '../broker/topic/topic-batch.js';
 import { messageId, QB_COUNT, QB_EXPIRES_AT, QB_HEADER_BYTES, QB_KIND, QB_NOT_BEFORE, QB_PRIORITY, QB_TIMESTAMP, readExtensions, recordBodyBytes, recordBodyStart, recordEnd, BATCH_KIND_QUEUE } from '../broker/queue/queue-batch.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -58,12 +62,15 @@ export async function dumpRecords(files: FileLayer, dataDir: string, onlyLog: st
       if ((header.attributes & BATCH_ATTR_OPAQUE) !== 0) {
         const bodyStart = batchBodyStart(Buffer.byteLength(header.logName, 'utf8'));
         const bodyBytes = header.batchLength - bodyStart;
-        if (header.logName.startsWith('queue:')) {
-          const messages = dumpQueueBatch(buf.subarray(bufPos + bodyStart, bufPos + header.batchLength), header.logName, header.logBaseOffset, write, colors);
-          if (messages >= 0) {
-            dumped += messages;
-            return null;
-          }
+        const body = buf.subarray(bufPos + bodyStart, bufPos + header.batchLength);
+        const messages = header.logName.startsWith('queue:')
+          ? dumpQueueBatch(body, header.logName, header.logBaseOffset, write, colors)
+          : header.logName.startsWith('topic:')
+            ? dumpTopicBatch(body, header.logName, header.logBaseOffset, write, colors)
+            : -1;
+        if (messages >= 0) {
+          dumped += messages;
+          return null;
         }
         // Not a queue batch this build reads: its size only.
         write(`${colors.cyan(header.logName)} @${header.logBaseOffset} ${new Date(header.firstTimestampMs).toISOString()} opaque, ${header.recordCount} messages, ${bodyBytes} bytes`);
@@ -138,6 +145,38 @@ function dumpQueueBatch(body: Uint8Array, logName: string, baseOffset: number, w
     }
   } catch (error) {
     write(colors.red(`${logName}: queue batch at offset ${baseOffset} not decodable: ${(error as Error).message}`));
+  }
+  return count;
+}
+
+/** Prints the records of a topic batch (a WAL opaque body); -1 when it is not one. */
+function dumpTopicBatch(body: Uint8Array, logName: string, baseOffset: number, write: (line: string) => void, colors: Colors): number {
+  // Aligned for the batch readers' u32 and f64 views (a segment read puts the body anywhere).
+  const copy = new ArrayBuffer((body.byteLength + 7) & ~7);
+  const bytes = new Uint8Array(copy);
+  bytes.set(body);
+  const view = { bytes, buffer: Buffer.from(copy) as ArenaBuffer, u32: new Uint32Array(copy), f64: new Float64Array(copy) };
+  if (!isTopicBatch(bytes, view.u32, 0, body.byteLength)) return -1;
+  const count = batchCount(view.u32, 0);
+  if (batchBaseOffset(view.f64, 0) !== baseOffset) write(colors.red(`${logName}: topic batch at offset ${baseOffset} says it starts at ${batchBaseOffset(view.f64, 0)}`));
+  const time = new Date(batchTimestamp(view.f64, 0)).toISOString();
+  let pos = TB_HEADER_BYTES;
+  try {
+    for (let i = 0; i < count; i++) {
+      const word = recordWord(view.u32, pos);
+      const key = readKey(view, pos, word);
+      const headers = readHeaders(view, pos, word);
+      const start = topicBodyStart(view.u32, pos, word);
+      const extras = [
+        key === null ? '' : `key=${typeof key === 'string' ? JSON.stringify(key) : describeBytes(key)}`,
+        Object.keys(headers).length > 0 ? `headers=${JSON.stringify(headers)}` : '',
+        (word & RECORD_TOMBSTONE) !== 0 ? 'tombstone' : `body=${describeBytes(bytes.subarray(start, start + wordBodyBytes(word)))}`,
+      ].filter((s) => s !== '');
+      write(`${colors.cyan(logName)} @${baseOffset + i} ${time} ${extras.join(' ')}`);
+      pos = topicRecordEnd(view.u32, pos);
+    }
+  } catch (error) {
+    write(colors.red(`${logName}: topic batch at offset ${baseOffset} not decodable: ${(error as Error).message}`));
   }
   return count;
 }

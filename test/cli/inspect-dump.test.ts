@@ -57,6 +57,23 @@ describe('cli - inspect --dump', () => {
     expect(result.stdout).not.toContain('id=bin-1');
   }, 60_000);
 
+  it('cli - inspect --dump decodes topic batches record by record (key, headers, body); compacted topics show their WAL records', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'baton-dump-'));
+    const broker = await Broker.start({ dataDir: dir, workers: 1 });
+    const clicks = await broker.topic('clicks', { partitions: 1 });
+    await clicks.sendBatch([{ body: { page: '/' }, key: 'user-7', headers: { via: 'web' } }, { body: 'plain' }]);
+    const profiles = await broker.topic('profiles', { partitions: 1, compact: true });
+    await profiles.send({ name: 'ann' }, { key: 'ann' });
+    await profiles.tombstone('ann');
+    await broker.close();
+    const result = inspect('--data-dir', dir, '--dump');
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/topic:clicks\/0 @0 \S+ key="user-7" headers=\{"via":"web"\} body=json \{"page":"\/"\}/);
+    expect(result.stdout).toMatch(/topic:clicks\/0 @1 \S+ body=json "plain"/);
+    expect(result.stdout).toMatch(/topic:profiles\/0 @0 \S+ key=utf8 "ann" value=json \{"name":"ann"\}/);
+    expect(result.stdout).toMatch(/topic:profiles\/0 @1 \S+ key=utf8 "ann" value=null/);
+  }, 60_000);
+
   it('cli - inspect --dump --json is a one-line usage error, exit 2; --help documents --dump', () => {
     const both = inspect('--data-dir', '/tmp', '--dump', '--json');
     expect(both.status).toBe(2);
