@@ -37,6 +37,8 @@ const port = parentPort!;
 const arena = new Arena(data.arena);
 const codec = getCodec(data.codec);
 const progress = new Int32Array(data.progress);
+/** Records without headers share one (frozen) empty object. */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const module = (await import(data.handler)) as { default?: unknown };
 const handler = module.default;
 if (typeof handler !== 'function') throw new TypeError(`${data.handler} has no default export function to handle records`);
@@ -100,31 +102,36 @@ function handleRun(task: MemberTask, from: number, pos: number, failures: Member
   const first = task.baseOffset + task.index;
   const slot = 2 * task.partition;
   if (from === 0) {
-    // This run is the one in hand now; none of its records is done yet.
-    Atomics.store(progress, slot + 1, 0);
-    Atomics.store(progress, slot, task.id);
+    // This run is the one in hand now; none of its records is done yet. Plain stores: they are
+    // read once this thread is dead (its exit orders them), never while it runs.
+    progress[slot + 1] = 0;
+    progress[slot] = task.id;
   }
+  // A stop (the partition revoked) can only arrive between two turns of this thread's event
+  // loop: here, or when a handler's promise settles and the run goes on.
   let i = from;
-  for (; i < task.count; i++) {
-    if ((stops.get(task.partition) ?? 0) >= task.id) break;
+  const stopped = (stops.get(task.partition) ?? 0) >= task.id;
+  for (; i < task.count && !stopped; i++) {
     const offset = first + i;
-    const word = recordWord(arena.u32, at);
+    const u32 = arena.u32;
+    const word = recordWord(u32, at);
     const record = at;
-    at = recordEnd(arena.u32, at);
+    at = recordEnd(u32, at);
     let result: unknown;
     try {
-      const start = recordBodyStart(arena.u32, record, word);
+      const plain = word < RECORD_TOMBSTONE;
+      const start = plain ? record + 4 : recordBodyStart(u32, record, word);
       result = (handler as Handler)({
         partition: task.partition,
         offset,
-        key: readKey(arena, record, word),
+        key: plain ? null : readKey(arena, record, word),
         timestamp: task.timestampMs,
         body: (word & RECORD_TOMBSTONE) !== 0 ? null : raw ? new Uint8Array(copy!.buffer, start - task.record, wordBodyBytes(word)) : codec.decodeAt(arena, start, start + wordBodyBytes(word)),
-        headers: readHeaders(arena, record, word),
+        headers: plain ? NO_HEADERS : readHeaders(arena, record, word),
       });
     } catch (error) {
       (failures ??= []).push({ offset, error: serializeError(error) });
-      Atomics.store(progress, slot + 1, i + 1);
+      progress[slot + 1] = i + 1;
       continue;
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
@@ -132,17 +139,17 @@ function handleRun(task: MemberTask, from: number, pos: number, failures: Member
       const done = i + 1;
       return Promise.resolve(result as PromiseLike<unknown>).then(
         () => {
-          Atomics.store(progress, slot + 1, done);
+          progress[slot + 1] = done;
           return handleRun(task, done, next, failures, copy) ?? undefined;
         },
         (error: unknown) => {
           (failures ??= []).push({ offset, error: serializeError(error) });
-          Atomics.store(progress, slot + 1, done);
+          progress[slot + 1] = done;
           return handleRun(task, done, next, failures, copy) ?? undefined;
         },
       );
     }
-    Atomics.store(progress, slot + 1, i + 1);
+    progress[slot + 1] = i + 1;
   }
   const answer: MemberResult = failures === null || failures === undefined ? { id: task.id, handled: i } : { id: task.id, handled: i, failures };
   port.postMessage(answer);

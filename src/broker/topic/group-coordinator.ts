@@ -36,6 +36,12 @@ export interface GroupTopic {
 }
 
 const encoder = new TextEncoder();
+/**
+ * Background commits come at most this often (a member's `commit()`, a revocation and a leave
+ * commit at once): a broker that dies loses at most this much of its positions, and its group
+ * handles those records again (at least once).
+ */
+const COMMIT_INTERVAL_MS = 20;
 
 /**
  * The balanced, sticky assignment: `owners[p]` is the index of the member owning partition p now
@@ -131,21 +137,23 @@ export class GroupCoordinator {
     // One background flush loop at a time: it keeps committing, one GROUP_COMMIT in flight,
     // while positions keep coming. (A flush per position, each waiting on the commit in flight,
     // made a waiter per record: most of the broker thread went to garbage collection.)
+    // The loop commits at most every COMMIT_INTERVAL_MS: a commit is a log append (an fsync
+    // under 'always'), and a stream of records must not make one per run.
     if (!this.#flushing) {
       this.#flushing = true;
-      queueMicrotask(() => this.#flushInBackground());
+      setTimeout(this.#flushInBackground, COMMIT_INTERVAL_MS).unref();
     }
   }
 
-  #flushInBackground(): void {
+  readonly #flushInBackground = (): void => {
     this.flush()
       .catch((error: unknown) => this.#onError(error))
       .finally(() => {
         // A position that came after the loop's last look is not left behind.
-        if (this.#dirty.size > 0) this.#flushInBackground();
+        if (this.#dirty.size > 0) setTimeout(this.#flushInBackground, COMMIT_INTERVAL_MS).unref();
         else this.#flushing = false;
       });
-  }
+  };
 
   /** Resolves once every position reported so far is in the group actor's log (durable). */
   async flush(): Promise<void> {
