@@ -45,6 +45,13 @@ export class RunContext {
 
 const UNREAD = Symbol('unread');
 
+/** What a record read besides its body, made on first need (most records only ever have their body read). */
+interface Extras {
+  bytes: Uint8Array | null;
+  key: string | Uint8Array | null | typeof UNREAD;
+  headers: Record<string, string> | null;
+}
+
 export class TopicMessage {
   readonly offset: number;
   readonly #context: RunContext;
@@ -52,9 +59,7 @@ export class TopicMessage {
   #view: ArenaView;
   #pos: number;
   #body: unknown = UNREAD;
-  #bytes: Uint8Array | null = null;
-  #key: string | Uint8Array | null | typeof UNREAD = UNREAD;
-  #headers: Record<string, string> | null = null;
+  #extras: Extras | null = null;
 
   constructor(context: RunContext, offset: number, pos: number) {
     this.#context = context;
@@ -74,12 +79,14 @@ export class TopicMessage {
 
   /** As sent: a string key comes back a string, a Uint8Array key a Uint8Array; null without a key. */
   get key(): string | Uint8Array | null {
-    if (this.#key === UNREAD) this.#key = readKey(this.#view, this.#pos, recordWord(this.#view.u32, this.#pos));
-    return this.#key;
+    const extras = this.#more();
+    if (extras.key === UNREAD) extras.key = readKey(this.#view, this.#pos, recordWord(this.#view.u32, this.#pos));
+    return extras.key;
   }
 
   get headers(): Record<string, string> {
-    return (this.#headers ??= readHeaders(this.#view, this.#pos, recordWord(this.#view.u32, this.#pos)));
+    const extras = this.#more();
+    return (extras.headers ??= readHeaders(this.#view, this.#pos, recordWord(this.#view.u32, this.#pos)));
   }
 
   /** A tombstone: the record deletes its key (`topic.tombstone(key)`); its body is null. */
@@ -89,15 +96,10 @@ export class TopicMessage {
 
   /** The raw payload: a view of the run's copy, never of the arena (it outlives the record's memory). */
   get bytes(): Uint8Array {
-    if (this.#bytes === null) {
-      const context = this.#context;
-      const pos = this.#view === context.arena ? this.#pos - context.start : this.#pos;
-      const copy = context.copy();
-      const word = recordWord(copy.u32, pos);
-      const start = recordBodyStart(copy.u32, pos, word);
-      this.#bytes = new Uint8Array(copy.bytes.buffer, start, wordBodyBytes(word));
-    }
-    return this.#bytes;
+    // Under raw, the body (if read) is the payload already.
+    if (this.#context.codec.name === 'raw' && this.#body !== UNREAD && this.#body !== null) return this.#body as Uint8Array;
+    const extras = this.#more();
+    return (extras.bytes ??= this.#copiedBytes());
   }
 
   /** The payload decoded by the topic's codec (on first use; a CodecError if it cannot be); null for a tombstone. */
@@ -107,7 +109,7 @@ export class TopicMessage {
       const word = recordWord(view.u32, this.#pos);
       if ((word & RECORD_TOMBSTONE) !== 0) this.#body = null;
       // Under raw the body is the payload itself.
-      else if (this.#context.codec.name === 'raw') this.#body = this.bytes;
+      else if (this.#context.codec.name === 'raw') this.#body = this.#extras?.bytes ?? this.#copiedBytes();
       else {
         const start = recordBodyStart(view.u32, this.#pos, word);
         this.#body = this.#context.codec.decodeAt(view, start, start + wordBodyBytes(word));
@@ -123,12 +125,24 @@ export class TopicMessage {
   release(): void {
     const context = this.#context;
     if (this.#view !== context.arena) return;
-    if (this.#body !== UNREAD) {
-      const word = recordWord(this.#view.u32, this.#pos);
-      if ((word & (RECORD_KEY | RECORD_HEADERS)) === 0) return;
-      if (((word & RECORD_KEY) === 0 || this.#key !== UNREAD) && ((word & RECORD_HEADERS) === 0 || this.#headers !== null)) return;
-    }
+    const word = recordWord(this.#view.u32, this.#pos);
+    if (this.#body !== UNREAD && (word & (RECORD_KEY | RECORD_HEADERS)) === 0) return;
+    const extras = this.#extras;
+    if (this.#body !== UNREAD && extras !== null && ((word & RECORD_KEY) === 0 || extras.key !== UNREAD) && ((word & RECORD_HEADERS) === 0 || extras.headers !== null)) return;
     this.#view = context.copy();
     this.#pos -= context.start;
+  }
+
+  #more(): Extras {
+    return (this.#extras ??= { bytes: null, key: UNREAD, headers: null });
+  }
+
+  #copiedBytes(): Uint8Array {
+    const context = this.#context;
+    const pos = this.#view === context.arena ? this.#pos - context.start : this.#pos;
+    const copy = context.copy();
+    const word = recordWord(copy.u32, pos);
+    const start = word < RECORD_TOMBSTONE ? pos + 4 : recordBodyStart(copy.u32, pos, word);
+    return new Uint8Array(copy.bytes.buffer, start, wordBodyBytes(word));
   }
 }
