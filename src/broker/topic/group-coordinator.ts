@@ -41,7 +41,7 @@ const encoder = new TextEncoder();
  * commit at once): a broker that dies loses at most this much of its positions, and its group
  * handles those records again (at least once).
  */
-const COMMIT_INTERVAL_MS = 20;
+const COMMIT_INTERVAL_MS = 100;
 
 /**
  * The balanced, sticky assignment: `owners[p]` is the index of the member owning partition p now
