@@ -112,7 +112,7 @@ interface Member {
 
 export class TopicProcess extends EventEmitter {
   readonly group: string;
-  /** Resolves once the first members joined the group. */
+  /** Resolves once the first members joined the group and their threads loaded the handler module. */
   readonly ready: Promise<void>;
   readonly #handler: string;
   readonly #from: FromSpec | undefined;
@@ -137,7 +137,8 @@ export class TopicProcess extends EventEmitter {
     this.#codec = data.codec;
     this.#report = report;
     const first = Array.from({ length: threads }, () => this.#start());
-    this.ready = Promise.all(first.map((member) => member.subscription.ready)).then(() => undefined);
+    // Ready: the members joined the group and their threads loaded the handler (or died trying).
+    this.ready = Promise.all(first.map((member) => Promise.all([member.subscription.ready, Promise.race([member.ready, member.lost])]))).then(() => undefined);
   }
 
   /** The members now: each thread's id and the partitions it reads. */
