@@ -17,8 +17,9 @@ Lists the WAL of a data directory: segments (base LSN, bytes, batches, index fil
 (offsets, records, bytes), verifying every batch's CRC. With NAME, only that log and the
 segments holding it. Read-only; safe beside a running broker.
 
-  --dump   also print the records (of NAME, or of every log): queue messages decoded
-           (id, headers, body as JSON, UTF-8 or hex), other records as key/headers/value
+  --dump   also print the records (of NAME, or of every log): queue messages and topic
+           records decoded (id or key, headers, body as JSON, UTF-8 or hex), other records
+           as key/headers/value
   --json   the report as one JSON document
 
 Exit status: 0 sound, 3 corruption found (file and byte offset printed).`;
