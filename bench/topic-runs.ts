@@ -23,7 +23,14 @@ const GROUP = 'bench';
  * was handled, `subscription.commit()` resolved: the group's committed positions cover every
  * record (checked after: each partition's position is its end).
  */
-export function runTopicSubscribe(label: string, shape: BodyShape, durable: boolean, limits: LoadLimits): Promise<RunResult> {
+/**
+ * Raw bodies: 'in-place' reads them where they lie (`msg.buffer`, `msg.bodyOffset`,
+ * `msg.bodyLength`: valid while the handler has the record), 'copy' takes `msg.body` (a view of a
+ * copy of the run). JSON bodies are always `msg.body`.
+ */
+export type TopicRead = 'copy' | 'in-place';
+
+export function runTopicSubscribe(label: string, shape: BodyShape, durable: boolean, limits: LoadLimits, read: TopicRead = 'in-place'): Promise<RunResult> {
   return withBroker(durable, 'topic', async (broker, errors) => {
     const topic = await broker.topic('bench', { codec: shape.codec, partitions: PARTITIONS });
     const check = new SequenceCheck(label, IN_FLIGHT);
@@ -34,7 +41,10 @@ export function runTopicSubscribe(label: string, shape: BodyShape, durable: bool
         // Recorded: whenHandled and verify throw it.
       }
     };
-    const subscription = topic.subscribe({ group: GROUP, from: 'earliest' }, (message) => void check.handleBody(message.body, shape.size, message.partition));
+    const subscription =
+      shape.codec === 'raw' && read === 'in-place'
+        ? topic.subscribe({ group: GROUP, from: 'earliest' }, (message) => check.handleRawAt(message.buffer, message.bodyOffset, message.bodyLength, shape.size, message.partition))
+        : topic.subscribe({ group: GROUP, from: 'earliest' }, (message) => void check.handleBody(message.body, shape.size, message.partition));
     await subscription.ready;
     const cost = await RowCost.start(broker, durable);
     const startedAt = performance.now();

@@ -91,6 +91,33 @@ describe('topics on the arena', () => {
     expect(errors).toEqual([]);
   });
 
+  it('in place - msg.buffer / bodyOffset / bodyLength name the payload while the handler has it; afterwards a read is BATON_ALREADY_ACKED, never reused memory', async () => {
+    const broker = watch(await scope.start({ workers: 1 }));
+    const t = await broker.topic('zero-copy', { partitions: 1, codec: 'raw' });
+    const inHandler: string[] = [];
+    const kept: TopicMessage[] = [];
+    const copies: Uint8Array[] = [];
+    const sub = t.subscribe({ from: 'earliest' }, (m) => {
+      inHandler.push(Buffer.from(m.buffer.subarray(m.bodyOffset, m.bodyOffset + m.bodyLength)).toString('utf8'));
+      if (m.offset === 1) copies.push(m.bytes);
+      kept.push(m);
+    });
+    await t.sendBatch([Buffer.from('zero'), Buffer.from('copy'), { body: Buffer.from('keyed'), key: 'k' }]);
+    await until(() => kept.length === 3, 'the records');
+    await sub.close();
+    expect(inHandler).toEqual(['zero', 'copy', 'keyed']);
+    // Read in place only: not kept, so a later read fails (typed) instead of reading reused memory.
+    expect(() => kept[0]!.buffer).toThrow(expect.objectContaining({ code: 'BATON_ALREADY_ACKED' }));
+    expect(() => kept[0]!.bytes).toThrow(expect.objectContaining({ code: 'BATON_ALREADY_ACKED' }));
+    expect(kept[0]!.offset).toBe(0);
+    // A copy taken in the handler is the record's own.
+    expect(Buffer.from(copies[0]!).toString('utf8')).toBe('copy');
+    expect(Buffer.from(kept[1]!.body as Uint8Array).toString('utf8')).toBe('copy');
+    // A record whose key was not read moved to its run's copy: the key and the bytes still read.
+    expect(kept[2]!.key).toBe('k');
+    expect(Buffer.from(kept[2]!.bytes).toString('utf8')).toBe('keyed');
+  });
+
   it('durable - a subscriber never sees a record the log has not confirmed', async () => {
     const dataDir = await scope.tempDir('topic-confirm');
     const broker = watch(await scope.start({ workers: 1, dataDir }));
