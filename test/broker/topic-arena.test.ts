@@ -63,7 +63,17 @@ describe('topics on the arena', () => {
   });
 
   it('memory - records kept after their handler read back as sent once retention reused their memory', async () => {
-    const broker = watch(await scope.start({ workers: 1 }));
+    // Freed extents are filled with 0xDB (extent-allocator.ts): a read of freed memory shows.
+    const poison = process.env['BATON_POISON_FREED'];
+    process.env['BATON_POISON_FREED'] = '1';
+    let started: Broker;
+    try {
+      started = await scope.start({ workers: 1 });
+    } finally {
+      if (poison === undefined) delete process.env['BATON_POISON_FREED'];
+      else process.env['BATON_POISON_FREED'] = poison;
+    }
+    const broker = watch(started);
     const t = await broker.topic('reused', { partitions: 1, retentionBytes: 16 * 1024 });
     const kept: TopicMessage[] = [];
     const bodies: unknown[] = [];
