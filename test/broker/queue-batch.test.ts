@@ -85,7 +85,8 @@ const item = fc.record(
     priority: fc.integer({ min: 0, max: 3 }),
     delayMs: fc.constantFrom(0, 1000),
     ttlMs: fc.constantFrom(undefined, 5000),
-    headers: fc.dictionary(text, fc.string({ maxLength: 40 }), { maxKeys: 3 }),
+    // Names that are Object.prototype's own must read back as plain headers too.
+    headers: fc.dictionary(fc.oneof(text, fc.constantFrom('__proto__', 'constructor', 'toString')), fc.string({ maxLength: 40 }), { maxKeys: 3 }),
     id: fc.option(text, { nil: undefined }),
     correlationId: fc.option(text, { nil: undefined }),
     replyTo: fc.option(text, { nil: undefined }),

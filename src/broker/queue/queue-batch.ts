@@ -430,7 +430,10 @@ export function readExtensions(arena: ArenaView, pos: number): RecordExtensions 
     for (let i = 0; i < headerCount; i++) {
       const name = string16();
       const length = buffer.readUInt32LE(p);
-      headers[name] = buffer.utf8Slice(p + 4, p + 4 + length);
+      const value = buffer.utf8Slice(p + 4, p + 4 + length);
+      // A header named "__proto__" is an own property like any other (an assignment would set the prototype).
+      if (name === '__proto__') Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+      else headers[name] = value;
       p += 4 + length;
     }
   }

@@ -36,6 +36,9 @@ export class ConsumerGrant {
 }
 
 const UNREAD = Symbol('unread');
+const SETTLED = 1;
+const IN_PLACE = 2;
+const RELEASED = 4;
 
 /**
  * A copy of `[start, end)` out of the arena: a Buffer from Node's pool for small payloads (one
@@ -73,16 +76,19 @@ export class QueueDelivery {
   readonly #record: number;
   #body: unknown = UNREAD;
   #bytes: Uint8Array | null = null;
-  /** Read in place (`buffer`): not kept when settled; `#released` once settled so. */
-  #inPlace = false;
-  #released = false;
   #extras: Extras | null = null;
-  settled = false;
+  /** SETTLED, IN_PLACE (read through `buffer`: not kept when settled), RELEASED (settled so). One field: a delivery per message is kept small. */
+  #state = 0;
 
   constructor(grant: ConsumerGrant, index: number, record: number) {
     this.grant = grant;
     this.index = index;
     this.#record = record;
+  }
+
+  /** Settled (acked or nacked) once: a second settle is BATON_ALREADY_ACKED. */
+  get settled(): boolean {
+    return (this.#state & SETTLED) !== 0;
   }
 
   /** How many times it was delivered, this one included. */
@@ -141,18 +147,21 @@ export class QueueDelivery {
    * until the message is settled (its memory is reused after); copy what you keep (`bytes`).
    */
   get buffer(): Buffer {
-    this.#inPlace = true;
-    return this.#view().buffer;
+    const view = this.#view();
+    this.#state |= IN_PLACE;
+    return view.buffer;
   }
 
   get bodyOffset(): number {
-    this.#inPlace = true;
-    return recordBodyStart(this.#view().u32, this.#at());
+    const view = this.#view();
+    this.#state |= IN_PLACE;
+    return recordBodyStart(view.u32, this.#at());
   }
 
   get bodyLength(): number {
-    this.#inPlace = true;
-    return recordBodyBytes(this.#view().u32, this.#at());
+    const view = this.#view();
+    this.#state |= IN_PLACE;
+    return recordBodyBytes(view.u32, this.#at());
   }
 
   /** The raw payload (a copy: it outlives the message), a Buffer. */
@@ -191,12 +200,13 @@ export class QueueDelivery {
 
   /** Marks it settled (once): AlreadyAckedError the second time. Keeps its bytes if nothing read them yet. */
   markSettled(): void {
-    if (this.settled) throw new AlreadyAckedError(`message ${this.id} was already acknowledged or rejected; settle each delivery once`);
-    this.settled = true;
+    const state = this.#state;
+    if ((state & SETTLED) !== 0) throw new AlreadyAckedError(`message ${(state & RELEASED) === 0 ? this.id : ''} was already acknowledged or rejected; settle each delivery once`);
+    this.#state = state | SETTLED;
     if (this.#body !== UNREAD || this.#bytes !== null) return;
     // Nothing of it was copied yet, and its memory is reused once the actor lets it go: keep a
     // copy — unless it was read in place, whose reader took the contract (read before settling).
-    if (this.#inPlace) this.#released = true;
+    if ((state & IN_PLACE) !== 0) this.#state |= RELEASED;
     else this.#detach();
   }
 
@@ -211,7 +221,7 @@ export class QueueDelivery {
 
   /** The arena, while the message's memory is its own: not once it was settled after an in-place read. */
   #live(): ArenaView & { f64: Float64Array } {
-    if (this.#released) {
+    if ((this.#state & RELEASED) !== 0) {
       throw new AlreadyAckedError('message was settled after being read in place (msg.buffer): its memory is reused; read what you need before settling it, or copy it (msg.bytes) first');
     }
     return this.grant.source.arenaBytes();
