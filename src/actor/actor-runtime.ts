@@ -18,6 +18,7 @@ import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
 import type { StorageWorkerData } from '../../workers/storage.js';
 import { RUNTIME_INBOX_READER } from './event-loop-reader.js';
+import { PendingRequests } from './pending-requests.js';
 import {
   type ActorAddress,
   type ActorDeclaration,
@@ -93,7 +94,7 @@ export class ActorRuntime extends EventEmitter {
   readonly #consumer: RingConsumer;
   readonly #actors = new Map<string, ActorAddress>();
   readonly #byAddress = new Map<number, string>();
-  readonly #pending = new Map<number, { resolve: (reply: ReplyRecord) => void; reject: (error: Error) => void; address: number; replyType: number | undefined }>();
+  readonly #pending = new PendingRequests<ReplyRecord>();
   #nextRequest = 1;
   #closed = false;
   /** Per host: records that found its inbox full, in order (a later record never overtakes them). */
@@ -112,15 +113,10 @@ export class ActorRuntime extends EventEmitter {
     this.#draining = rings.hostInboxes.map(() => false);
     this.#consumer = new RingConsumer(new RingReader(rings.runtimeInbox, RUNTIME_INBOX_READER), (record) => {
       if (this.#viewHandler !== null && this.#viewHandler(record.destination, record.type, record.meta, record.payload())) return;
-      const actor = this.#byAddress.get(record.destination);
-      const reply: ReplyRecord = { actor: actor ?? `#${record.destination}`, type: record.type, meta: record.meta, payload: record.copyPayload() };
-      const pending = record.meta === 0 ? undefined : this.#pending.get(record.meta);
-      if (pending !== undefined && pending.address === record.destination && (pending.replyType === undefined || pending.replyType === record.type)) {
-        this.#pending.delete(record.meta);
-        pending.resolve(reply);
-      } else {
-        this.emit('record', reply);
-      }
+      const pending = record.meta === 0 ? undefined : this.#pending.take(record.meta, record.destination, record.type);
+      const reply: ReplyRecord = { actor: pending?.actor ?? this.#byAddress.get(record.destination) ?? `#${record.destination}`, type: record.type, meta: record.meta, payload: record.copyPayload() };
+      if (pending !== undefined) pending.resolve(reply);
+      else this.emit('record', reply);
     });
   }
 
@@ -221,11 +217,7 @@ export class ActorRuntime extends EventEmitter {
           await this.#writers[host]!.write(next.type, next.address, next.payload, next.meta);
         } catch (error) {
           // The ring closed (the runtime is closing): a request waiting for this record fails.
-          const pending = this.#pending.get(next.meta);
-          if (next.meta !== 0 && pending !== undefined && pending.address === next.address) {
-            this.#pending.delete(next.meta);
-            pending.reject(error as Error);
-          }
+          if (next.meta !== 0) this.#pending.reject(next.meta, error as Error, next.address);
         }
         backlog.shift();
       }
@@ -254,31 +246,13 @@ export class ActorRuntime extends EventEmitter {
     const { address } = this.#address(id);
     const requestId = this.#nextRequest;
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    return new Promise<ReplyRecord>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(requestId);
-        reject(new NotFoundError(`actor "${id}" did not answer request ${requestId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(requestId, {
-        address,
-        replyType: options.replyType,
-        resolve: (reply) => {
-          clearTimeout(timer);
-          resolve(reply);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      try {
-        this.sendWith(id, type, payloadBytes, fill, requestId, options.urgent ?? false);
-      } catch (error) {
-        this.#pending.get(requestId)?.reject(error as Error);
-        this.#pending.delete(requestId);
-      }
-    });
+    const reply = this.#pending.add(requestId, id, address, options.replyType, options.timeoutMs ?? 10_000);
+    try {
+      this.sendWith(id, type, payloadBytes, fill, requestId, options.urgent ?? false);
+    } catch (error) {
+      this.#pending.reject(requestId, error as Error);
+    }
+    return reply;
   }
 
   stats(): Promise<RuntimeStats> {
@@ -304,8 +278,7 @@ export class ActorRuntime extends EventEmitter {
     await this.#supervisor.close();
     this.#consumer.stop();
     await this.#consumer.done;
-    for (const pending of this.#pending.values()) pending.reject(new ClosedError('the runtime closed before the actor answered'));
-    this.#pending.clear();
+    this.#pending.rejectAll(new ClosedError('the runtime closed before the actor answered'));
     await this.#supervisorThread.terminate();
   }
 

@@ -104,9 +104,10 @@ export class ExtentTableWriter {
   /** Bytes written in the extent so far (its batches end there). Plain stores: readers hold the lock protocol. */
   setFill(address: number, fill: number): void {
     const at = this.#entry(address);
-    this.#change(() => {
-      this.#arena.u32[(at + ENTRY_FILL) >>> 2] = fill;
-    });
+    // A plain store between the seqlock's two bumps (no closure: this runs once per publish).
+    this.#begin();
+    this.#arena.u32[(at + ENTRY_FILL) >>> 2] = fill;
+    this.#end();
   }
 
   seal(address: number): void {
@@ -183,14 +184,21 @@ export class ExtentTableWriter {
   }
 
   #change(change: () => void): void {
-    const i32 = this.#arena.i32;
-    const seq = (this.header + SEQ) >>> 2;
-    Atomics.add(i32, seq, 1);
+    this.#begin();
     try {
       change();
     } finally {
-      Atomics.add(i32, seq, 1);
+      this.#end();
     }
+  }
+
+  /** The sequence goes odd: readers retry until it is even again. */
+  #begin(): void {
+    Atomics.add(this.#arena.i32, (this.header + SEQ) >>> 2, 1);
+  }
+
+  #end(): void {
+    Atomics.add(this.#arena.i32, (this.header + SEQ) >>> 2, 1);
   }
 }
 

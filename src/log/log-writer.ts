@@ -27,15 +27,16 @@ export interface ExtentRef {
   generation: number;
 }
 
-export interface WriterMark {
-  extent: number;
-  generation: number;
-  pos: number;
-  nextExtentBytes: number;
-  sealedLength: number;
-  taken: number[];
+/** Where a publish started: what `rollback` restores. One per writer, reused publish after publish. */
+class WriterMark {
+  active = false;
+  extent = -1;
+  generation = 0;
+  pos = 0;
+  nextExtentBytes = 0;
+  sealedLength = 0;
   /** The current extent at the mark was sealed since: unseal it on rollback. */
-  sealedCurrent: boolean;
+  sealedCurrent = false;
 }
 
 export class LogWriter {
@@ -53,7 +54,7 @@ export class LogWriter {
   #sealed: ExtentRef[] = [];
   /** Extents taken since the last mark (freed on rollback). */
   #taken: number[] = [];
-  #mark: WriterMark | null = null;
+  readonly #mark = new WriterMark();
 
   constructor(arena: Arena, allocator: ExtentAllocator, table: ExtentTableWriter, extentBytesMax = EXTENT_BYTES_MAX_DEFAULT) {
     this.#arena = arena;
@@ -121,7 +122,7 @@ export class LogWriter {
   freeExtent(address: number, generation: number, fill: number): boolean {
     if (this.#table.generationOf(address) !== generation) return false;
     if (address === this.#extent) {
-      if (this.pos - address !== fill || this.#mark !== null) return false;
+      if (this.pos - address !== fill || this.#mark.active) return false;
       this.#extent = -1;
       this.#end = 0;
       this.pos = 0;
@@ -161,35 +162,35 @@ export class LogWriter {
   }
 
   mark(): void {
-    assert.ok(this.#mark === null, 'one publish is encoded at a time');
-    this.#taken = [];
-    this.#mark = {
-      extent: this.#extent,
-      generation: this.#generation,
-      pos: this.pos,
-      nextExtentBytes: this.#nextExtentBytes,
-      sealedLength: this.#sealed.length,
-      taken: this.#taken,
-      sealedCurrent: false,
-    };
+    const mark = this.#mark;
+    assert.ok(!mark.active, 'one publish is encoded at a time');
+    this.#taken.length = 0;
+    mark.active = true;
+    mark.extent = this.#extent;
+    mark.generation = this.#generation;
+    mark.pos = this.pos;
+    mark.nextExtentBytes = this.#nextExtentBytes;
+    mark.sealedLength = this.#sealed.length;
+    mark.sealedCurrent = false;
   }
 
   /** The publish since `mark` is kept. */
   commit(): void {
-    assert.ok(this.#mark !== null, 'commit after mark');
-    this.#mark = null;
+    assert.ok(this.#mark.active, 'commit after mark');
+    this.#mark.active = false;
     this.publishFill();
   }
 
   /** The publish since `mark` is undone: its extents are freed, the extent it started in is current again. */
   rollback(): void {
     const mark = this.#mark;
-    assert.ok(mark !== null, 'rollback after mark');
-    this.#mark = null;
-    for (const address of mark.taken) {
+    assert.ok(mark.active, 'rollback after mark');
+    mark.active = false;
+    for (const address of this.#taken) {
       this.#table.remove(address);
       this.#allocator.free(address);
     }
+    this.#taken.length = 0;
     this.#sealed.length = mark.sealedLength;
     this.#extent = mark.extent;
     this.#generation = mark.generation;
@@ -210,12 +211,12 @@ export class LogWriter {
       this.#allocator.free(extent);
       const taken = this.#taken.indexOf(extent);
       if (taken >= 0) this.#taken.splice(taken, 1);
-      else assert.ok(this.#mark === null || this.#mark.extent !== extent || this.#mark.pos !== extent, 'an empty extent at the mark is freed only once');
+      else assert.ok(!this.#mark.active || this.#mark.extent !== extent || this.#mark.pos !== extent, 'an empty extent at the mark is freed only once');
       return;
     }
     this.#table.setFill(extent, this.pos - extent);
     this.#table.seal(extent);
-    if (this.#mark !== null && this.#mark.extent === extent) this.#mark.sealedCurrent = true;
+    if (this.#mark.active && this.#mark.extent === extent) this.#mark.sealedCurrent = true;
     this.#sealed.push({ address: extent, generation: this.#generation });
   }
 }

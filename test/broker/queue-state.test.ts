@@ -65,7 +65,7 @@ function run(operations: Op[], options: Partial<QueueStateOptions>): void {
     { name: 'model', durable: false, maxPriority: 2, overflow: 'reject-publish', deadLetter: 'dlq', ackTimeoutMs: ACK_TIMEOUT_MS, maxDeliveries: MAX_DELIVERIES, ...options },
     arena,
     {
-      grant: (consumer, entries) => granted.push({ consumer, entries: entries.map((e) => ({ ...e })) }),
+      grant: (consumer, entries, count) => granted.push({ consumer, entries: entries.slice(0, count).map((e) => ({ ...e })) }),
       deadLetter: (_reason, entries) => deadLetters.push(...entries),
       freeExtents: (extents) => freed.push(...extents),
     },

@@ -94,7 +94,7 @@ class QueueActor implements ActorBehavior {
       this.#log = context.log;
     }
     const state = new QueueState(this.#declaration, context.arena, {
-      grant: (consumer, entries) => context.replyWith(QueueRecord.GRANT, grantBytes(entries.length), (bytes, at) => writeGrant(bytes, at, entries), consumer),
+      grant: (consumer, entries, count) => context.replyWith(QueueRecord.GRANT, grantBytes(count), (bytes, at) => writeGrant(bytes, at, entries, count), consumer),
       deadLetter: (reason, entries) => context.replyWith(QueueRecord.DEAD_LETTER, deadLetterBytes(entries.length), (bytes, at) => writeDeadLetter(bytes, at, reason, entries)),
       freeExtents: (extents) => context.replyWith(QueueRecord.FREE_EXTENT, freeExtentBytes(extents.length), (bytes, at) => writeFreeExtent(bytes, at, extents)),
       ...(durable
@@ -352,7 +352,10 @@ class QueueActor implements ActorBehavior {
   /** One actor timer, at the earliest time something is due. */
   #arm(): void {
     const next = this.#state!.nextDueMs;
-    if (next === this.#timerAtMs) return;
+    // A timer armed for earlier than needed may fire: tick does what is due and arms again. Only
+    // an earlier deadline re-arms (an idle extent's deadline moves with every publish: re-arming
+    // for later would cost a timer per record).
+    if (next >= this.#timerAtMs) return;
     this.#cancelTimer?.();
     this.#cancelTimer = null;
     this.#timerAtMs = next;

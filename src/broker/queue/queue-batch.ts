@@ -89,6 +89,8 @@ export interface QueueBatchRef {
   generation: number;
   count: number;
   length: number;
+  /** The generated id counter of its first message (QB_ID_BASE): ids are made into text from it only when read. */
+  idBase: number;
 }
 
 export interface SendOptions {
@@ -153,34 +155,6 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
     let priority = 0;
     let expiresAtMs = 0;
     let notBeforeMs = 0;
-    const close = () => {
-      const bitmapAt = pos;
-      const words = bitmapBytes(count) >>> 2;
-      for (let w = 0; w < words; w++) u32[(bitmapAt >>> 2) + w] = 0;
-      const length = (bitmapAt + (words << 2) - start + 7) & ~7;
-      const base = takeMessageSequences(count);
-      const f64 = arena.f64;
-      const s = start >>> 2;
-      u32[s] = length;
-      u32[s + 1] = count;
-      bytes[start + QB_VERSION] = QUEUE_BATCH_VERSION;
-      bytes[start + QB_FLAGS] = flags | FLAG_GENERATED_IDS;
-      bytes[start + QB_PRIORITY] = priority;
-      bytes[start + QB_KIND] = BATCH_KIND_QUEUE;
-      u32[s + 3] = bitmapAt - start;
-      u32[s + 4] = bodyBytes;
-      u32[s + 5] = writer.extent;
-      const d = start >>> 3;
-      f64[d + 3] = nowMs;
-      f64[d + 4] = expiresAtMs;
-      f64[d + 5] = notBeforeMs;
-      bytes.set(ID_PREFIX_BYTES, start + QB_ID_PREFIX);
-      f64[d + 7] = base;
-      f64[d + 8] = Number.NaN;
-      pos = start + length;
-      batches.push({ address: start, extent: writer.extent, generation: writer.generation, count, length });
-      start = -1;
-    };
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       let body: unknown = item;
@@ -208,7 +182,10 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
         checkSize(item);
       }
       const payload = codec.toPayload(body);
-      if (start >= 0 && (itemPriority !== priority || itemExpiresAt !== expiresAtMs || itemNotBefore !== notBeforeMs || count === BATCH_MESSAGES_MAX)) close();
+      if (start >= 0 && (itemPriority !== priority || itemExpiresAt !== expiresAtMs || itemNotBefore !== notBeforeMs || count === BATCH_MESSAGES_MAX)) {
+        pos = closeBatch(arena, writer, batches, start, pos, count, bodyBytes, flags, priority, expiresAtMs, notBeforeMs, nowMs);
+        start = -1;
+      }
       const extBytes = ext === null ? 0 : ext.bytes;
       const isText = typeof payload === 'string';
       let payloadBytes = isText ? payload.length * 3 : payload.byteLength;
@@ -219,7 +196,10 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
           payloadBytes = Buffer.byteLength(payload, 'utf8');
           need = 4 + extBytes + payloadBytes;
         }
-        if (pos + need + (((count + 32) >>> 5) << 2) + 8 > end) close();
+        if (pos + need + (((count + 32) >>> 5) << 2) + 8 > end) {
+          pos = closeBatch(arena, writer, batches, start, pos, count, bodyBytes, flags, priority, expiresAtMs, notBeforeMs, nowMs);
+          start = -1;
+        }
       }
       if (need > MESSAGE_BYTES_MAX && isText) {
         payloadBytes = Buffer.byteLength(payload, 'utf8');
@@ -273,7 +253,7 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
       bodyBytes += written;
       count++;
     }
-    if (start >= 0) close();
+    if (start >= 0) pos = closeBatch(arena, writer, batches, start, pos, count, bodyBytes, flags, priority, expiresAtMs, notBeforeMs, nowMs);
     writer.pos = pos;
     writer.commit();
   } catch (error) {
@@ -281,6 +261,54 @@ export function encodeQueueItems(target: QueueBatchTarget, items: readonly unkno
     throw error;
   }
   return batches;
+}
+
+/**
+ * Writes the header and the (cleared) bitmap of the batch at `start` whose records end at `pos`,
+ * and lists it in `batches`; returns where the next batch starts. A function of its own, not a
+ * closure: the encoder's position and counters stay in registers instead of a heap context.
+ */
+function closeBatch(
+  arena: Arena,
+  writer: LogWriter,
+  batches: QueueBatchRef[],
+  start: number,
+  pos: number,
+  count: number,
+  bodyBytes: number,
+  flags: number,
+  priority: number,
+  expiresAtMs: number,
+  notBeforeMs: number,
+  nowMs: number,
+): number {
+  const u32 = arena.u32;
+  const bytes = arena.bytes;
+  const bitmapAt = pos;
+  const words = bitmapBytes(count) >>> 2;
+  for (let w = 0; w < words; w++) u32[(bitmapAt >>> 2) + w] = 0;
+  const length = (bitmapAt + (words << 2) - start + 7) & ~7;
+  const base = takeMessageSequences(count);
+  const f64 = arena.f64;
+  const s = start >>> 2;
+  u32[s] = length;
+  u32[s + 1] = count;
+  bytes[start + QB_VERSION] = QUEUE_BATCH_VERSION;
+  bytes[start + QB_FLAGS] = flags | FLAG_GENERATED_IDS;
+  bytes[start + QB_PRIORITY] = priority;
+  bytes[start + QB_KIND] = BATCH_KIND_QUEUE;
+  u32[s + 3] = bitmapAt - start;
+  u32[s + 4] = bodyBytes;
+  u32[s + 5] = writer.extent;
+  const d = start >>> 3;
+  f64[d + 3] = nowMs;
+  f64[d + 4] = expiresAtMs;
+  f64[d + 5] = notBeforeMs;
+  bytes.set(ID_PREFIX_BYTES, start + QB_ID_PREFIX);
+  f64[d + 7] = base;
+  f64[d + 8] = Number.NaN;
+  batches.push({ address: start, extent: writer.extent, generation: writer.generation, count, length, idBase: base });
+  return start + length;
 }
 
 function validPriority(target: QueueBatchTarget, value: unknown): number {

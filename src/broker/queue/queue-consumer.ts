@@ -84,6 +84,8 @@ export class QueueConsumer implements DeliverySource, GrantReceiver {
   #incarnation = 0;
   readonly #settles = new SettleBuffer();
   #flushScheduled = false;
+  /** Inside `deliver`, which flushes before it returns: a settle then needs no flush of its own. */
+  #delivering = false;
   readonly #entries: GrantEntry[] = [];
   #resolveClosed!: () => void;
   #idle: (() => void) | null = null;
@@ -139,10 +141,22 @@ export class QueueConsumer implements DeliverySource, GrantReceiver {
   deliver(payload: Uint8Array): void {
     const entries = this.#entries;
     const count = readGrant(payload, entries);
-    const arena = this.#arena;
     // One message handler at a time, nothing waiting: each delivery goes straight to the handler
     // (no queueing); otherwise they wait their turn in #waiting.
     const direct = this.#batchHandler === null && this.concurrency === 1 && this.#state === 'consuming';
+    this.#delivering = true;
+    try {
+      this.#deliverEntries(entries, count, direct);
+    } finally {
+      this.#delivering = false;
+    }
+    // What the handlers settled right away goes back now, not after the rest of this turn: the
+    // actor can grant the next messages while this thread does other work (a producer's turn).
+    this.#flush();
+  }
+
+  #deliverEntries(entries: GrantEntry[], count: number, direct: boolean): void {
+    const arena = this.#arena;
     for (let e = 0; e < count; e++) {
       const entry = entries[e]!;
       const grant = new ConsumerGrant(this, entry.grant, entry.batch, entry.index, entry.count, entry.deliveries, this.#incarnation);
@@ -166,9 +180,6 @@ export class QueueConsumer implements DeliverySource, GrantReceiver {
       if (direct && this.#settles.length > 0) this.#flush();
     }
     this.#pump();
-    // What the handlers settled right away goes back now, not after the rest of this turn: the
-    // actor can grant the next messages while this thread does other work (a producer's turn).
-    this.#flush();
   }
 
   /** The queue restarted: its deliveries in flight come again, under new grants; those not yet handed out are dropped. */
@@ -186,7 +197,7 @@ export class QueueConsumer implements DeliverySource, GrantReceiver {
     // A delivery from before the queue restarted is coming again anyway: nothing to send.
     if (grant.incarnation !== this.#incarnation) return;
     this.#settles.add(grant.id, delivery.index, how, delayMs);
-    if (!this.#flushScheduled) {
+    if (!this.#flushScheduled && !this.#delivering) {
       // After this turn of the event loop: every handler that finishes in the turn adds to the same record.
       this.#flushScheduled = true;
       setImmediate(this.#flush);

@@ -125,11 +125,10 @@ export class QueueProcess extends EventEmitter implements GrantReceiver {
       }
       thread.outstanding.set(entry.grant, new Item(entry.grant, entry.count, this.#incarnation));
       thread.load += entry.count;
-      const one = entries.slice(e, e + 1);
-      if (!thread.work.tryWriteWith(ProcessRecord.WORK, 0, workBytes(1), (bytes, at) => writeWork(bytes, at, one))) {
+      if (!thread.work.tryWriteWith(ProcessRecord.WORK, 0, workBytes(1), (bytes, at) => writeWork(bytes, at, entries, 1, e))) {
         // Bounded by the prefetch, the ring has room; if not, wait for it in order.
         const bytes = new Uint8Array(workBytes(1));
-        writeWork(bytes, 0, one);
+        writeWork(bytes, 0, entries, 1, e);
         void thread.work.write(ProcessRecord.WORK, 0, bytes).catch(() => undefined);
       }
     }

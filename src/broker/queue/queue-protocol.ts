@@ -150,21 +150,26 @@ export function readPublish(payload: Uint8Array): { batches: PublishedBatch[]; s
 export const SETTLE_HEADER_BYTES = 8;
 export const SETTLE_ENTRY_BYTES = 24;
 
-/** Settles a consumer accumulates between flushes: parallel arrays, no object per entry. */
+/**
+ * Settles a consumer accumulates between flushes: parallel arrays, no object per entry. Cleared
+ * by its count, not by truncating the arrays: they keep their capacity from flush to flush (a
+ * truncated array gives its storage back, and the next settle would allocate it again).
+ */
 export class SettleBuffer {
-  grants: number[] = [];
-  froms: number[] = [];
-  counts: number[] = [];
-  kinds: number[] = [];
-  delays: number[] = [];
+  readonly grants: number[] = [];
+  readonly froms: number[] = [];
+  readonly counts: number[] = [];
+  readonly kinds: number[] = [];
+  readonly delays: number[] = [];
+  #length = 0;
 
   get length(): number {
-    return this.grants.length;
+    return this.#length;
   }
 
   /** One message settled: extends the last entry when it continues it (an in-order run of acks is one entry). */
   add(grant: number, index: number, kind: number, delayMs: number): void {
-    const last = this.grants.length - 1;
+    const last = this.#length - 1;
     if (last >= 0 && this.grants[last] === grant && this.kinds[last] === kind && this.delays[last] === delayMs && this.froms[last]! + this.counts[last]! === index) {
       this.counts[last]!++;
     } else {
@@ -173,19 +178,16 @@ export class SettleBuffer {
   }
 
   push(grant: number, from: number, count: number, kind: number, delayMs: number): void {
-    this.grants.push(grant);
-    this.froms.push(from);
-    this.counts.push(count);
-    this.kinds.push(kind);
-    this.delays.push(delayMs);
+    const i = this.#length++;
+    this.grants[i] = grant;
+    this.froms[i] = from;
+    this.counts[i] = count;
+    this.kinds[i] = kind;
+    this.delays[i] = delayMs;
   }
 
   clear(): void {
-    this.grants.length = 0;
-    this.froms.length = 0;
-    this.counts.length = 0;
-    this.kinds.length = 0;
-    this.delays.length = 0;
+    this.#length = 0;
   }
 }
 
@@ -262,12 +264,14 @@ export function grantBytes(entries: number): number {
   return GRANT_HEADER_BYTES + entries * GRANT_ENTRY_BYTES;
 }
 
-export function writeGrant(bytes: Uint8Array, at: number, entries: readonly GrantEntry[]): void {
+/** Writes entries `[first, first + count)` of `entries`. */
+export function writeGrant(bytes: Uint8Array, at: number, entries: readonly GrantEntry[], count: number, first = 0): void {
   const view = viewOf(bytes);
-  view.setUint32(at, entries.length, true);
+  view.setUint32(at, count, true);
   view.setUint32(at + 4, 0, true);
   let p = at + GRANT_HEADER_BYTES;
-  for (const entry of entries) {
+  for (let i = first; i < first + count; i++) {
+    const entry = entries[i]!;
     view.setUint32(p, entry.grant, true);
     view.setUint32(p + 4, entry.batch, true);
     view.setUint32(p + 8, entry.index, true);

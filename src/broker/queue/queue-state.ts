@@ -84,7 +84,8 @@ export const IDLE_EXTENT_MS = 1000;
 const EXPIRY_RETRY_MS = 20;
 
 export interface QueueEffects {
-  grant(consumer: number, entries: GrantEntry[]): void;
+  /** Entries `[0, count)` of `entries` for `consumer` (the array and its objects are reused after the call). */
+  grant(consumer: number, entries: readonly GrantEntry[], count: number): void;
   deadLetter(reason: DeadLetterReason, entries: DeadLetterEntry[]): void;
   freeExtents(extents: FreedExtent[]): void;
   /** Durable queues: a message left the queue (log it acknowledged). */
@@ -169,17 +170,18 @@ interface MessageRef {
 }
 
 /** Ready messages taken from a span: `count` of them from `index`, the first at `record`. */
+/** A run of ready messages of one batch, as #takeReady hands it to dispatch: one object per queue, refilled each take. */
 class Run {
-  constructor(
-    readonly batch: Batch,
-    readonly index: number,
-    readonly count: number,
-    readonly record: number,
-  ) {}
+  batch!: Batch;
+  index = 0;
+  count = 0;
+  record = 0;
 }
 
 class Grant {
-  readonly bits: Uint32Array;
+  /** Settled messages, bit per message: a number for grants of up to 32 (most of them), words beyond. */
+  #word = 0;
+  readonly #words: Uint32Array | null;
   outstanding: number;
   deadlineMs = Infinity;
   constructor(
@@ -189,14 +191,37 @@ class Grant {
     readonly index: number,
     readonly count: number,
   ) {
-    this.bits = new Uint32Array((count + 31) >>> 5);
+    this.#words = count > 32 ? new Uint32Array((count + 31) >>> 5) : null;
     this.outstanding = count;
+  }
+
+  /** Marks message `i` of the grant settled: false if it already was. */
+  markSettled(i: number): boolean {
+    const bit = 1 << (i & 31);
+    const words = this.#words;
+    if (words === null) {
+      if ((this.#word & bit) !== 0) return false;
+      this.#word |= bit;
+      return true;
+    }
+    const word = i >>> 5;
+    if ((words[word]! & bit) !== 0) return false;
+    words[word] = words[word]! | bit;
+    return true;
+  }
+
+  isSettled(i: number): boolean {
+    const bit = 1 << (i & 31);
+    return ((this.#words === null ? this.#word : this.#words[i >>> 5]!) & bit) !== 0;
   }
 }
 
 class Consumer {
   inFlight = 0;
   readonly grants = new Map<number, Grant>();
+  /** Grant entries dispatch gathered for it and not yet sent: `pending[0 .. pendingCount)`, objects reused. */
+  readonly pending: GrantEntry[] = [];
+  pendingCount = 0;
   constructor(
     readonly id: number,
     readonly prefetch: number,
@@ -252,6 +277,9 @@ export class QueueState {
   #order: Consumer[] = [];
   #turn = 0;
   #nextGrant = 1;
+  /** Consumers with entries gathered in the current dispatch (reused). */
+  readonly #withPending: Consumer[] = [];
+  readonly #run = new Run();
   nextOffset = 0;
   #ready = 0;
   #readyBytes = 0;
@@ -564,12 +592,8 @@ export class QueueState {
     if (from >= grant.count) return;
     const end = Math.min(grant.count, from + count);
     let settled = 0;
-    const bits = grant.bits;
     for (let i = from; i < end; i++) {
-      const word = i >>> 5;
-      const bit = 1 << (i & 31);
-      if ((bits[word]! & bit) !== 0) continue;
-      bits[word] = bits[word]! | bit;
+      if (!grant.markSettled(i)) continue;
       settled++;
       // At most once: whatever the consumer says, the message is gone (it was handed out once).
       if (consumer.ack === 'none') {
@@ -605,7 +629,9 @@ export class QueueState {
     this.#trimHead(nowMs);
     const order = this.#order;
     if (order.length === 0 || this.#ready === 0) return;
-    const pending = new Map<Consumer, GrantEntry[]>();
+    // Entries gather per consumer (objects and arrays reused) and go out as one GRANT each.
+    const withPending = this.#withPending;
+    let pendingConsumers = 0;
     let withoutCredit = 0;
     while (this.#ready > 0 && withoutCredit < order.length) {
       const consumer = order[this.#turn++ % order.length]!;
@@ -617,20 +643,18 @@ export class QueueState {
       withoutCredit = 0;
       const taken = this.#takeReady(Math.min(credit, GRANT_MESSAGES_MAX), nowMs);
       if (taken === null) break;
-      let entries = pending.get(consumer);
-      if (entries === undefined) pending.set(consumer, (entries = []));
       const run = taken instanceof Run;
       const grant = new Grant(this.#nextGrant++, consumer, taken.batch, taken.index, run ? taken.count : 1);
       const deliveries = run ? 1 : this.#deliveredAgain(taken);
-      entries.push({
-        grant: grant.id,
-        batch: grant.batch.address,
-        index: grant.index,
-        count: grant.count,
-        record: run ? taken.record : recordAt(this.#arena.u32, taken.batch.address, taken.index),
-        deliveries,
-        baseOffset: grant.batch.baseOffset,
-      });
+      if (consumer.pendingCount === 0) withPending[pendingConsumers++] = consumer;
+      const entry = (consumer.pending[consumer.pendingCount++] ??= { grant: 0, batch: 0, index: 0, count: 0, record: 0, deliveries: 0, baseOffset: 0 });
+      entry.grant = grant.id;
+      entry.batch = grant.batch.address;
+      entry.index = grant.index;
+      entry.count = grant.count;
+      entry.record = run ? taken.record : recordAt(this.#arena.u32, taken.batch.address, taken.index);
+      entry.deliveries = deliveries;
+      entry.baseOffset = grant.batch.baseOffset;
       consumer.inFlight += grant.count;
       // At most once ('none'): not counted as unacknowledged, never redelivered; removed when the
       // consumer gives the credit back (its memory is read until then).
@@ -642,12 +666,18 @@ export class QueueState {
         }
       }
       consumer.grants.set(grant.id, grant);
-      if (entries.length === GRANT_ENTRIES_MAX) {
-        this.#effects.grant(consumer.id, entries);
-        pending.delete(consumer);
+      if (consumer.pendingCount === GRANT_ENTRIES_MAX) {
+        this.#effects.grant(consumer.id, consumer.pending, consumer.pendingCount);
+        consumer.pendingCount = 0;
       }
     }
-    for (const [consumer, entries] of pending) this.#effects.grant(consumer.id, entries);
+    for (let c = 0; c < pendingConsumers; c++) {
+      const consumer = withPending[c]!;
+      withPending[c] = undefined as never;
+      if (consumer.pendingCount === 0) continue;
+      this.#effects.grant(consumer.id, consumer.pending, consumer.pendingCount);
+      consumer.pendingCount = 0;
+    }
   }
 
   /** A redelivered message's count goes up by one: the map holds counts of messages delivered more than once. */
@@ -726,7 +756,13 @@ export class QueueState {
         this.#deadLetter('expired', expired);
         continue;
       }
-      return again ? { batch, index } : new Run(batch, index, count, record);
+      if (again) return { batch, index };
+      const run = this.#run;
+      run.batch = batch;
+      run.index = index;
+      run.count = count;
+      run.record = record;
+      return run;
     }
     return null;
   }
@@ -739,8 +775,7 @@ export class QueueState {
     if (!atMostOnce) this.#unacked -= grant.outstanding;
     let requeued = 0;
     for (let i = 0; i < grant.count; i++) {
-      if ((grant.bits[i >>> 5]! & (1 << (i & 31))) !== 0) continue;
-      grant.bits[i >>> 5] = grant.bits[i >>> 5]! | (1 << (i & 31));
+      if (!grant.markSettled(i)) continue;
       if (atMostOnce) this.#remove(grant.batch, grant.index + i);
       else {
         this.#requeue({ batch: grant.batch, index: grant.index + i }, nowMs, 0);
@@ -1006,7 +1041,7 @@ export class QueueState {
     for (const consumer of this.#consumers.values()) {
       for (const grant of consumer.grants.values()) {
         for (let i = 0; i < grant.count; i++) {
-          if ((grant.bits[i >>> 5]! & (1 << (i & 31))) !== 0) continue;
+          if (grant.isSettled(i)) continue;
           this.#remove(grant.batch, grant.index + i);
           removed++;
         }

@@ -16,7 +16,7 @@ import { ExtentTableWriter } from '../../log/extent-table.js';
 import { LogWriter } from '../../log/log-writer.js';
 import type { Codec } from '../codec.js';
 import { localMessageId } from '../message-ids.js';
-import { encodeQueueItems, isBatchItem, type QueueBatchRef, type QueueBatchTarget, QB_ID_BASE, type SendOptions } from './queue-batch.js';
+import { encodeQueueItems, isBatchItem, type QueueBatchRef, type QueueBatchTarget, type SendOptions } from './queue-batch.js';
 import { type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type ConsumerLink, type GrantReceiver, type MessageHandler, QueueConsumer } from './queue-consumer.js';
 import { type ProcessOptions, QueueProcess } from './queue-process.js';
 import type { QueueDelivery } from './queue-delivery.js';
@@ -64,24 +64,21 @@ const SETTLE_ENTRIES_PER_RECORD = 4096;
 class SentIds {
   readonly #items: readonly unknown[];
   readonly #batches: readonly QueueBatchRef[];
-  readonly #bases: readonly number[];
   #ids: string[] | null = null;
 
-  constructor(items: readonly unknown[], batches: readonly QueueBatchRef[], bases: readonly number[]) {
+  constructor(items: readonly unknown[], batches: readonly QueueBatchRef[]) {
     this.#items = items;
     this.#batches = batches;
-    this.#bases = bases;
   }
 
   get ids(): string[] {
     if (this.#ids === null) {
       const ids = new Array<string>(this.#items.length);
       let item = 0;
-      for (let b = 0; b < this.#batches.length; b++) {
-        const base = this.#bases[b]!;
-        for (let i = 0; i < this.#batches[b]!.count; i++, item++) {
+      for (const batch of this.#batches) {
+        for (let i = 0; i < batch.count; i++, item++) {
           const given = this.#items[item];
-          ids[item] = isBatchItem(given) && typeof given.id === 'string' ? given.id : localMessageId(base + i);
+          ids[item] = isBatchItem(given) && typeof given.id === 'string' ? given.id : localMessageId(batch.idBase + i);
         }
       }
       this.#ids = ids;
@@ -93,6 +90,37 @@ class SentIds {
     return { ids: this.ids };
   }
 }
+
+/** The id of a `send`: its own, or the generated one made into text when read. */
+class SentId {
+  readonly #own: string | undefined;
+  readonly #base: number;
+  #id: string | undefined;
+
+  constructor(own: string | undefined, base: number) {
+    this.#own = own;
+    this.#base = base;
+  }
+
+  get id(): string {
+    return (this.#id ??= this.#own ?? localMessageId(this.#base));
+  }
+
+  toJSON(): { id: string } {
+    return { id: this.id };
+  }
+}
+
+function sentIds(items: readonly unknown[], batches: readonly QueueBatchRef[]): SentIds {
+  return new SentIds(items, batches);
+}
+
+function sentId(items: readonly unknown[], batches: readonly QueueBatchRef[]): SentId {
+  const item = items[0] as { id?: unknown };
+  return new SentId(typeof item.id === 'string' ? item.id : undefined, batches[0]!.idBase);
+}
+
+const NO_OPTIONS: SendOptions = Object.freeze({});
 
 export class Queue implements QueueBatchTarget {
   readonly name: string;
@@ -151,20 +179,18 @@ export class Queue implements QueueBatchTarget {
   }
 
   /** Publishes one message; resolves once confirmed (durable: appended, and fsynced under 'always'). */
-  async send(body: unknown, options: SendOptions = {}): Promise<{ id: string }> {
-    const items = [{ ...options, body }];
-    const sent = await this.#publish(items);
-    return { id: sent.ids[0]! };
+  send(body: unknown, options: SendOptions = NO_OPTIONS): Promise<{ id: string }> {
+    return this.#publish([options === NO_OPTIONS ? { body } : { ...options, body }], sentId);
   }
 
   /**
    * Publishes messages, any number of them, with one confirm: all or none. An item is a body, or
    * `{ body, ...sendOptions }` (an object with a `body` key is read as such).
    */
-  async sendBatch(items: readonly unknown[]): Promise<{ ids: string[] }> {
-    if (!Array.isArray(items)) throw new InvalidArgumentError('sendBatch takes an array of bodies or { body, ...options }');
-    if (items.length === 0) return { ids: [] };
-    return this.#publish(items);
+  sendBatch(items: readonly unknown[]): Promise<{ ids: string[] }> {
+    if (!Array.isArray(items)) return Promise.reject(new InvalidArgumentError('sendBatch takes an array of bodies or { body, ...options }'));
+    if (items.length === 0) return Promise.resolve({ ids: [] });
+    return this.#publish(items, sentIds);
   }
 
   consume(handler: MessageHandler, options: ConsumeOptions = {}): QueueConsumer {
@@ -273,26 +299,34 @@ export class Queue implements QueueBatchTarget {
     for (const { address, generation, fill } of extents) this.writer.freeExtent(address, generation, fill === FREE_EXTENT_SEALED ? -1 : fill);
   }
 
-  async #publish(items: readonly unknown[]): Promise<SentIds> {
-    this.#host.assertOpen();
-    // Its extents and table went back to the arena with it: nothing may be written there.
-    if (this.#deleted) throw new NotFoundError(`queue "${this.name}" was deleted; declare it again`);
-    const batches = encodeQueueItems(this, items, Date.now());
-    const sealed = this.writer.takeSealed();
-    const records = batches.map((batch) => ({ address: batch.address, extent: batch.extent, generation: batch.generation }));
-    // The ids' first counter values, read now: the batches' memory is the queue's until settled, not ours.
-    const bases = batches.map((batch) => this.arena.f64[(batch.address + QB_ID_BASE) >>> 3]!);
-    const reply = await this.#host.runtime.requestWith(this.actorId, QueueRecord.PUBLISH, publishBytes(records.length, sealed.length), (bytes, at) => writePublish(bytes, at, records, sealed), {
+  /**
+   * Encodes `items` and sends the actor one PUBLISH naming their batches; resolves with
+   * `result(items, batches)` once confirmed. Not an async function: a lone send's round trip
+   * makes one promise chain, not one per layer.
+   */
+  #publish<T>(items: readonly unknown[], result: (items: readonly unknown[], batches: readonly QueueBatchRef[]) => T): Promise<T> {
+    let batches: QueueBatchRef[];
+    let sealed: readonly { address: number; generation: number }[];
+    try {
+      this.#host.assertOpen();
+      // Its extents and table went back to the arena with it: nothing may be written there.
+      if (this.#deleted) throw new NotFoundError(`queue "${this.name}" was deleted; declare it again`);
+      batches = encodeQueueItems(this, items, Date.now());
+      sealed = this.writer.takeSealed();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const confirmed = this.#host.runtime.requestWith(this.actorId, QueueRecord.PUBLISH, publishBytes(batches.length, sealed.length), (bytes, at) => writePublish(bytes, at, batches, sealed), {
       timeoutMs: PUBLISH_TIMEOUT_MS,
       // A few messages are sent for their latency, a batch for its throughput (a notify per
       // batch would cost the sender more than the nap it saves).
       urgent: items.length <= URGENT_MESSAGES_MAX,
     });
-    if (reply.type === QueueRecord.CONFIRMED) {
+    return confirmed.then((reply) => {
+      if (reply.type !== QueueRecord.CONFIRMED) throw resultError(reply.payload);
       readConfirmed(reply.payload);
-      return new SentIds(items, batches, bases);
-    }
-    throw resultError(reply.payload);
+      return result(items, batches);
+    });
   }
 
   async #request(type: number, body: unknown): Promise<unknown> {
