@@ -91,33 +91,14 @@ class SentIds {
   }
 }
 
-/** The id of a `send`: its own, or the generated one made into text when read. */
-class SentId {
-  readonly #own: string | undefined;
-  readonly #base: number;
-  #id: string | undefined;
-
-  constructor(own: string | undefined, base: number) {
-    this.#own = own;
-    this.#base = base;
-  }
-
-  get id(): string {
-    return (this.#id ??= this.#own ?? localMessageId(this.#base));
-  }
-
-  toJSON(): { id: string } {
-    return { id: this.id };
-  }
-}
-
 function sentIds(items: readonly unknown[], batches: readonly QueueBatchRef[]): SentIds {
   return new SentIds(items, batches);
 }
 
-function sentId(items: readonly unknown[], batches: readonly QueueBatchRef[]): SentId {
+/** The id of a `send`: its own, or the generated one. A plain object (it prints and spreads as one). */
+function sentId(items: readonly unknown[], batches: readonly QueueBatchRef[]): { id: string } {
   const item = items[0] as { id?: unknown };
-  return new SentId(typeof item.id === 'string' ? item.id : undefined, batches[0]!.idBase);
+  return { id: typeof item.id === 'string' ? item.id : localMessageId(batches[0]!.idBase) };
 }
 
 const NO_OPTIONS: SendOptions = Object.freeze({});
