@@ -33,6 +33,36 @@ describe('queue exceptions', () => {
     await d.close();
   });
 
+  it('queue - a closing consumer gives back the messages it prefetched but never handed to its handler without counting them as delivered', async () => {
+    const broker = await scope.start({ workers: 2 });
+    const q = await broker.queue('handback', { maxDeliveries: 2, deadLetter: 'handback-dlq' });
+    await q.sendBatch(['held', 'a', 'b', 'c', 'd']);
+    // Twice: a consumer takes all five, holds 'held' in its handler (not acked) and closes with
+    // the other four still waiting for the handler. 'held' was delivered twice: dead-lettered.
+    for (let round = 1; round <= 2; round++) {
+      const inHandler: QueueDelivery[] = [];
+      let finish!: () => void;
+      const blocked = new Promise<void>((resolve) => (finish = resolve));
+      const consumer = q.consume(async (m) => {
+        inHandler.push(m);
+        await blocked;
+      }, { ack: 'manual', prefetch: 10 });
+      await until(() => inHandler.length === 1, `round ${round}: 'held' in the handler`);
+      expect(inHandler[0]!.body).toBe('held');
+      expect(inHandler[0]!.deliveryCount).toBe(round);
+      const closed = consumer.close();
+      finish();
+      await closed;
+    }
+    const last: { body: unknown; count: number; redelivered: boolean }[] = [];
+    const c = q.consume((m) => void last.push({ body: m.body, count: m.deliveryCount, redelivered: m.redelivered }));
+    await until(() => last.length === 4, 'the four never handed out');
+    // Never handed to a handler before: first deliveries, not dead-lettered by the two closes.
+    expect(last).toEqual(['a', 'b', 'c', 'd'].map((body) => ({ body, count: 1, redelivered: false })));
+    await until(async () => (await (await broker.queue('handback-dlq')).stats()).ready === 1, "'held' in the dead-letter queue");
+    await c.close();
+  });
+
   it('queue - a dead letter the dead-letter queue refuses stays parked in its queue, then moves once there is room', async () => {
     const broker = await scope.start({ workers: 2 });
     const failed: { queue: string; ids: string[]; reason: string; error: unknown }[] = [];

@@ -57,4 +57,25 @@ describe('queue process', () => {
     expect(Number(thread)).not.toBe(Number(await readFile(marker, 'utf8')));
     expect((await q.stats()).ready).toBe(0);
   });
+
+  it('process - a poison message that kills its thread every time ends in the dead-letter queue; the messages the thread held but never started are not counted as delivered', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
+    const log = path.join(dir, 'done.log');
+    broker = await Broker.start({ workers: 1 });
+    const deadLetters: string[] = [];
+    broker.on('dead-letter', (e: { reason: string }) => deadLetters.push(e.reason));
+    const q = await broker.queue('cpu-poison', { maxDeliveries: 2, deadLetter: 'cpu-poison-dlq' });
+    // The poison first: one thread takes it with all the others prefetched behind it, and dies twice.
+    await q.send({ n: -1, exitAlways: true }, { headers: { log }, id: 'poison' });
+    const { ids } = await q.sendBatch(Array.from({ length: 200 }, (_, n) => ({ body: { n }, headers: { log } })));
+    const consumer = q.process(handler, { threads: 1 });
+    await until(async () => deadLetters.length === 1 && (await q.stats()).ready === 0 && (await q.stats()).unacked === 0, 'the poison dead-lettered and the rest handled');
+    await consumer.close();
+    expect(deadLetters).toEqual(['delivery-limit']);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n').map((line) => line.split(' '));
+    expect(new Set(lines.map(([id]) => id))).toEqual(new Set(ids));
+    // Released twice, never handed to the handler before: each is handled on its first delivery.
+    expect(lines.filter(([, , count]) => count !== '1')).toEqual([]);
+    expect((await (await broker.queue('cpu-poison-dlq')).stats()).ready).toBe(1);
+  });
 });

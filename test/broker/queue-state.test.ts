@@ -30,7 +30,7 @@ const ops = fc.array(
   fc.oneof(
     { weight: 4, arbitrary: fc.record({ op: fc.constant('publish' as const), count: fc.integer({ min: 1, max: 80 }), priority: fc.integer({ min: 0, max: 2 }), delayMs: fc.constantFrom(0, 0, 50), ttlMs: fc.constantFrom(0, 0, 0, 80) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('subscribe' as const), prefetch: fc.integer({ min: 1, max: 30 }) }) },
-    { weight: 6, arbitrary: fc.record({ op: fc.constant('settle' as const), pick: fc.nat(), kind: fc.constantFrom(Settle.ACK, Settle.ACK, Settle.ACK, Settle.REQUEUE, Settle.REJECT, Settle.REQUEUE_LATER), delayMs: fc.constantFrom(10, 60) }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant('settle' as const), pick: fc.nat(), kind: fc.constantFrom(Settle.ACK, Settle.ACK, Settle.ACK, Settle.REQUEUE, Settle.REJECT, Settle.REQUEUE_LATER, Settle.RELEASE), delayMs: fc.constantFrom(10, 60) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('cancel' as const), pick: fc.nat() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('tick' as const), ms: fc.oneof(fc.integer({ min: 1, max: 120 }), fc.constant(6000)) }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('answer' as const), ok: fc.constantFrom(true, true, true, false) }) },
@@ -172,6 +172,8 @@ function run(operations: Op[], options: Partial<QueueStateOptions>): void {
         dropHeld((other) => other !== h);
         state.settle(h.consumer, h.grant, h.index, 1, op.kind, op.delayMs, nowMs);
         if (op.kind === Settle.ACK) acked.add(h.offset);
+        // Released: it never reached a handler, so that delivery does not count.
+        if (op.kind === Settle.RELEASE) deliveries.set(h.offset, deliveries.get(h.offset)! - 1);
         state.dispatch(nowMs);
         break;
       }

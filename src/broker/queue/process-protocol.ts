@@ -32,7 +32,16 @@ export interface HandlerThreadData {
   /** WORK ring (the thread reads) and DONE ring (the thread writes). */
   work: SharedArrayBuffer;
   done: SharedArrayBuffer;
+  /**
+   * One u32 (PROGRESS_STARTED): messages the thread handed to the handler so far (mod 2^32). If
+   * the thread dies, what it held beyond that never reached the handler: released, not counted
+   * as a delivery.
+   */
+  progress: SharedArrayBuffer;
 }
+
+export const PROGRESS_STARTED = 0;
+export const PROGRESS_BYTES = 4;
 
 /** Ring sizes: a WORK record is 40 bytes per grant, a DONE record 24 per settled run; both bounded by the prefetch. */
 export const WORK_RING_BYTES = 1 << 18;

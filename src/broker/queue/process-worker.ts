@@ -16,7 +16,7 @@ import { getCodec } from '../codec.js';
 import { recordEnd } from './queue-batch.js';
 import { ConsumerGrant, type DeliverySource, QueueDelivery } from './queue-delivery.js';
 import { type GrantEntry, SettleBuffer } from './queue-protocol.js';
-import { doneBytes, type HandlerThreadData, ProcessRecord, readWork, writeDone } from './process-protocol.js';
+import { doneBytes, type HandlerThreadData, ProcessRecord, PROGRESS_STARTED, readWork, writeDone } from './process-protocol.js';
 
 type Handler = (message: QueueDelivery) => unknown;
 
@@ -73,7 +73,11 @@ export async function runHandlerThread(data: HandlerThreadData, handler: Handler
     pump();
   };
 
+  const progress = new Uint32Array(data.progress);
+  let started = 0;
   const run = (delivery: QueueDelivery) => {
+    started = (started + 1) >>> 0;
+    Atomics.store(progress, PROGRESS_STARTED, started);
     let result: unknown;
     try {
       result = handler(delivery);

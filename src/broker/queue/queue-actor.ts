@@ -150,6 +150,9 @@ class QueueActor implements ActorBehavior {
           return { ok: true };
         });
         break;
+      case QueueRecord.PAUSE:
+        this.#answer(record.meta, () => state.pause(readJson<{ consumer: number }>(record.payload).consumer));
+        break;
       case QueueRecord.CANCEL:
         this.#answer(record.meta, () => state.cancel(readJson<{ consumer: number }>(record.payload).consumer, nowMs));
         break;

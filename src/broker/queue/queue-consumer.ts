@@ -58,6 +58,8 @@ export interface GrantReceiver {
 export interface ConsumerLink {
   readonly arena: Arena;
   subscribe(consumer: GrantReceiver): Promise<void>;
+  /** No more grants for it; resolves once every grant made before has reached this thread. */
+  pause(consumerId: number): Promise<void>;
   cancel(consumerId: number): Promise<void>;
   settle(consumerId: number, settles: SettleBuffer): void;
 }
@@ -167,7 +169,7 @@ export class QueueConsumer implements DeliverySource, GrantReceiver {
       for (let i = 0; i < entry.count; i++) {
         const delivery = new QueueDelivery(grant, i, record);
         record = recordEnd(u32, record);
-        if (this.#state !== 'consuming') this.settle(delivery, Settle.REQUEUE, 0);
+        if (this.#state !== 'consuming') this.settle(delivery, Settle.RELEASE, 0);
         else if (direct && this.#running === 0 && this.#waitingHead === this.#waiting.length && !this.#pumping) {
           this.#running++;
           this.#pumping = true;
@@ -211,7 +213,14 @@ export class QueueConsumer implements DeliverySource, GrantReceiver {
     const waiting = this.#waiting.slice(this.#waitingHead);
     this.#waiting = [];
     this.#waitingHead = 0;
-    for (const delivery of waiting) if (!delivery.settled) this.settle(delivery, Settle.REQUEUE, 0);
+    // Never handed to the handler: back without counting as a delivery. So are grants still on
+    // their way (released as they arrive): the pause's answer comes after the last of them.
+    for (const delivery of waiting) if (!delivery.settled) this.settle(delivery, Settle.RELEASE, 0);
+    try {
+      await this.#link.pause(this.id);
+    } catch (error) {
+      if (!(error instanceof ClosedError)) throw error;
+    }
     // Handlers in progress finish and settle first: cancelling before would requeue (and so
     // deliver again) messages they are about to acknowledge.
     if (this.#running > 0) await new Promise<void>((resolve) => (this.#idle = resolve));

@@ -16,7 +16,8 @@
  * DEAD_LETTERED  meta 0: the broker's answer to DEAD_LETTER
  *   [u32 ok (1: in the dead-letter queue, 0: it refused them)][u32 count] count x [f64 offset]
  * EXTENT         meta: the EXTENT_REQUEST's id  [u32 address (0xffffffff: none free)][u32 generation]
- * SUBSCRIBE | CANCEL  meta: request id, JSON { consumer, prefetch?, ack? } -> RESULT
+ * SUBSCRIBE | PAUSE | CANCEL  meta: request id, JSON { consumer, prefetch?, ack? } -> RESULT
+ *   (PAUSE: no more grants; its RESULT follows every grant made before it)
  * PURGE | STATS | DELETE   meta: request id, empty -> RESULT
  * ```
  * From the actor (to the broker's thread):
@@ -44,6 +45,7 @@ export const QueueRecord = Object.freeze({
   DELETE: 106,
   DEAD_LETTERED: 107,
   EXTENT: 108,
+  PAUSE: 109,
   RESULT: 200,
   GRANT: 201,
   DEAD_LETTER: 202,
@@ -60,6 +62,11 @@ export const Settle = Object.freeze({
   REJECT: 3,
   /** Back to the queue after `delayMs`. */
   REQUEUE_LATER: 4,
+  /**
+   * Back to the queue, never handed to a handler (a closing consumer's prefetched messages, what a
+   * dead handler thread had not started): the delivery does not count toward `maxDeliveries`.
+   */
+  RELEASE: 5,
 });
 
 export type DeadLetterReason = 'rejected' | 'expired' | 'maxlen' | 'delivery-limit';

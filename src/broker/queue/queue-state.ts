@@ -218,6 +218,8 @@ class Grant {
 
 class Consumer {
   inFlight = 0;
+  /** No more grants (it is closing): what it holds it settles or gets back at cancel. */
+  paused = false;
   readonly grants = new Map<number, Grant>();
   /** Grant entries dispatch gathered for it and not yet sent: `pending[0 .. pendingCount)`, objects reused. */
   readonly pending: GrantEntry[] = [];
@@ -570,6 +572,17 @@ export class QueueState {
     this.dispatch(nowMs);
   }
 
+  /**
+   * The consumer is closing: nothing more is granted to it. Its reply comes after every grant
+   * made before it (one ring, in order), so the consumer knows it has seen them all.
+   */
+  pause(id: number): { paused: boolean } {
+    const consumer = this.#consumers.get(id);
+    if (consumer === undefined) return { paused: false };
+    consumer.paused = true;
+    return { paused: true };
+  }
+
   /** The consumer is gone: its unsettled messages go back (counted as delivered). */
   cancel(id: number, nowMs: number): { requeued: number } {
     const consumer = this.#consumers.get(id);
@@ -613,6 +626,9 @@ export class QueueState {
         case Settle.REQUEUE_LATER:
           this.#requeue({ batch: grant.batch, index: grant.index + i }, nowMs, delayMs);
           break;
+        case Settle.RELEASE:
+          this.#release({ batch: grant.batch, index: grant.index + i });
+          break;
         default:
           assert.fail(`queue ${this.options.name}: unknown settle kind ${kind}`);
       }
@@ -635,7 +651,7 @@ export class QueueState {
     let withoutCredit = 0;
     while (this.#ready > 0 && withoutCredit < order.length) {
       const consumer = order[this.#turn++ % order.length]!;
-      const credit = consumer.prefetch - consumer.inFlight;
+      const credit = consumer.paused ? 0 : consumer.prefetch - consumer.inFlight;
       if (credit <= 0) {
         withoutCredit++;
         continue;
@@ -805,6 +821,13 @@ export class QueueState {
   #messageBytes(batch: Batch, index: number): number {
     if (!batch.resident) return Math.round(batch.bodyBytes / batch.count);
     return recordBodyBytes(this.#arena.u32, recordAt(this.#arena.u32, batch.address, index));
+  }
+
+  /** A granted message that no handler saw goes back as it was: its delivery is taken back (the next one counts as this one). */
+  #release(ref: MessageRef): void {
+    const offset = ref.batch.baseOffset + ref.index;
+    this.#deliveries.set(offset, (this.#deliveries.get(offset) ?? 1) - 1);
+    this.#makeMessageReady(ref);
   }
 
   #makeMessageReady(ref: MessageRef): void {

@@ -55,8 +55,6 @@ export interface QueueHost {
 
 /** Publishes wait this long for their confirm before failing (the actor is restarting, or stuck). */
 const PUBLISH_TIMEOUT_MS = 60_000;
-/** A publish of at most this many messages wakes its actor from a nap (the latency path). */
-const URGENT_MESSAGES_MAX = 16;
 /** Settle entries per SETTLE record (24 bytes each). */
 const SETTLE_ENTRIES_PER_RECORD = 4096;
 
@@ -129,6 +127,9 @@ export class Queue implements QueueBatchTarget {
       arena: host.arena,
       subscribe: async (consumer) => {
         await this.#request(QueueRecord.SUBSCRIBE, { consumer: consumer.id, prefetch: consumer.prefetch, ack: consumer.ack });
+      },
+      pause: async (consumerId) => {
+        await this.#request(QueueRecord.PAUSE, { consumer: consumerId });
       },
       cancel: async (consumerId) => {
         await this.#request(QueueRecord.CANCEL, { consumer: consumerId });
@@ -299,9 +300,10 @@ export class Queue implements QueueBatchTarget {
     }
     const confirmed = this.#host.runtime.requestWith(this.actorId, QueueRecord.PUBLISH, publishBytes(batches.length, sealed.length), (bytes, at) => writePublish(bytes, at, batches, sealed), {
       timeoutMs: PUBLISH_TIMEOUT_MS,
-      // A few messages are sent for their latency, a batch for its throughput (a notify per
-      // batch would cost the sender more than the nap it saves).
-      urgent: items.length <= URGENT_MESSAGES_MAX,
+      // Every publish wakes a napping host (a notify only when it naps): a producer waits for the
+      // confirm, and a nap of up to 0.3 ms per publish held a window of 4 sendBatch(1,000) below
+      // what the notify costs (64 B raw, 1 consumer: ~1.7 -> ~1.9 M msgs/s on 2 cores).
+      urgent: true,
     });
     return confirmed.then((reply) => {
       if (reply.type !== QueueRecord.CONFIRMED) throw resultError(reply.payload);

@@ -349,6 +349,8 @@ export class Partition {
     try {
       const reply = await this.#host.runtime.requestWith(this.actorId, TopicRecord.PRODUCE, produceBytes(addresses.length), (bytes, at) => writeProduce(bytes, at, addresses), {
         timeoutMs: PRODUCE_TIMEOUT_MS,
+        // The producer waits for this confirm: wake a napping host rather than wait out its nap.
+        urgent: true,
       });
       if (reply.type === TopicRecord.CONFIRMED) {
         const confirmed = readConfirmed(reply.payload);
