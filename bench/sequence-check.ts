@@ -136,6 +136,11 @@ export interface SharedCheckData {
   size: number;
   /** Whether order per producer is checked (per handler thread and lane). */
   ordered: boolean;
+  /**
+   * Work the handler does per message besides the check, in rounds of FNV-1a over the body (0:
+   * none): the CPU-heavy handler that handler threads are for.
+   */
+  hashRounds?: number;
 }
 
 // Int32 slots at the start of the buffer; the bitmap follows.

@@ -69,10 +69,10 @@ export function runTopicSubscribe(label: string, shape: BodyShape, durable: bool
  * (workers/bench/check-handler.ts) decoding and checking there. TopicProcess has no commit(), so
  * the clock stops when the last record was handled on a member thread (said in `extra.clock`).
  */
-export function runTopicProcess(label: string, shape: BodyShape, threads: number, limits: LoadLimits): Promise<RunResult> {
+export function runTopicProcess(label: string, shape: BodyShape, threads: number, limits: LoadLimits, hashRounds = 0): Promise<RunResult> {
   return withBroker(false, 'topic-process', async (broker, errors) => {
     const topic = await broker.topic('bench', { codec: shape.codec, partitions: PARTITIONS });
-    const data = createSharedCheck(IN_FLIGHT, limits.maxMessages, shape.size, true);
+    const data = { ...createSharedCheck(IN_FLIGHT, limits.maxMessages, shape.size, true), hashRounds };
     setEnvironmentData(CHECK_ENV_KEY, data);
     const check = new SharedSequenceCheck(data);
     const group = topic.process(workerFileUrl('bench/check-handler'), { group: GROUP, threads, from: 'earliest' });

@@ -18,7 +18,9 @@
  * - topic.process in memory raw 64 B, a group of 1 on 1 thread, and of 2 members on 2 threads
  *   (`topic.process(handler, { group, threads })`: each member's records handled on its own
  *   thread by workers/bench/check-handler.ts); the group of 2 carries vsGroupOf1. TopicProcess
- *   has no commit(): the clock stops at the last record handled (`extra.clock` says so).
+ *   has no commit(): the clock stops at the last record handled (`extra.clock` says so). The same
+ *   two again with a handler that also hashes each body (8 rounds of FNV-1a, ~2 µs of CPU): on 2
+ *   cores a second member can only pay off when handling costs well above producing.
  * - peers: the postMessage queue (peers/postmessage-queue.ts), fastq on the main thread and the
  *   SQLite queue (the in-process and durable bars the queue suite uses).
  */
@@ -39,7 +41,10 @@ const shapeName = (shape: BodyShape) => `${shape.codec} ${shape.size} B`;
 const postMessageRow = (shape: BodyShape) => `postMessage queue (peer) ${shapeName(shape)}`;
 const fastqRow = (shape: BodyShape) => `fastq (peer) ${shapeName(shape)}, main thread`;
 const sqliteRow = (shape: BodyShape) => `SQLite queue (peer) ${shapeName(shape)}, WAL, synchronous=FULL`;
-const processRow = (members: number) => `topic.process in memory ${shapeName(RAW64)}, ${PARTITIONS} partitions, group of ${members} on ${members} thread${members > 1 ? 's' : ''}`;
+const processRow = (members: number, hashRounds = 0) =>
+  `topic.process in memory ${shapeName(RAW64)}, ${PARTITIONS} partitions, ${hashRounds > 0 ? `a handler hashing each body (${hashRounds} rounds of FNV-1a, ~2 µs), ` : ''}group of ${members} on ${members} thread${members > 1 ? 's' : ''}`;
+/** The CPU-heavy handler's work: rounds of FNV-1a over the 64 B body, ~2 µs a record on this machine (workers/bench/check-handler.ts). */
+const HASH_ROUNDS = 8;
 
 async function rows(): Promise<RowSpec[]> {
   const noFastq = await fastqSkipped();
@@ -58,10 +63,14 @@ async function rows(): Promise<RowSpec[]> {
     const ratios: Record<string, string> = durable ? { xSqlite: sqliteRow(shape), xPostMessage: postMessageRow(shape) } : { xFastq: fastqRow(shape), xPostMessage: postMessageRow(shape) };
     specs.push({ name, size: shape.size, ratios, run: (limits) => runTopicSubscribe(name, shape, durable, limits, read as TopicRead) });
   }
-  for (const members of [1, 2]) {
-    const name = processRow(members);
-    const ratios: Record<string, string> = members === 1 ? { xPostMessage: postMessageRow(RAW64) } : { vsGroupOf1: processRow(1), xPostMessage: postMessageRow(RAW64) };
-    specs.push({ name, size: RAW64.size, ratios, run: (limits) => runTopicProcess(name, RAW64, members, limits) });
+  // A handler that only checks the body, then one with CPU work per record (what handler threads
+  // are for: on 2 cores a second member pays off only when handling costs well above producing).
+  for (const hashRounds of [0, HASH_ROUNDS]) {
+    for (const members of [1, 2]) {
+      const name = processRow(members, hashRounds);
+      const ratios: Record<string, string> = members === 1 ? { xPostMessage: postMessageRow(RAW64) } : { vsGroupOf1: processRow(1, hashRounds), xPostMessage: postMessageRow(RAW64) };
+      specs.push({ name, size: RAW64.size, ratios, run: (limits) => runTopicProcess(name, RAW64, members, limits, hashRounds) });
+    }
   }
   return specs;
 }

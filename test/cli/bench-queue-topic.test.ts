@@ -142,6 +142,12 @@ describe('cli - bench queue and topic', () => {
       ...['raw 256 B', 'json 256 B'].map((shape): [string, Record<string, string>] => [`topic durable (fsync always) ${shape}, 4 partitions, group of 1`, { xSqlite: `SQLite queue (peer) ${shape}`, xPostMessage: `postMessage queue (peer) ${shape}` }]),
       ['topic.process in memory raw 64 B, 4 partitions, group of 1 on 1 thread', { xPostMessage: 'postMessage queue (peer) raw 64 B' }],
       ['topic.process in memory raw 64 B, 4 partitions, group of 2 on 2 threads', { vsGroupOf1: 'topic.process in memory raw 64 B, 4 partitions, group of 1', xPostMessage: 'postMessage queue (peer) raw 64 B' }],
+      // The same with a CPU-heavy handler (hashing each body).
+      ['topic.process in memory raw 64 B, 4 partitions, a handler hashing each body (8 rounds of FNV-1a, ~2 µs), group of 1 on 1 thread', { xPostMessage: 'postMessage queue (peer) raw 64 B' }],
+      [
+        'topic.process in memory raw 64 B, 4 partitions, a handler hashing each body (8 rounds of FNV-1a, ~2 µs), group of 2 on 2 threads',
+        { vsGroupOf1: 'topic.process in memory raw 64 B, 4 partitions, a handler hashing each body (8 rounds of FNV-1a, ~2 µs), group of 1', xPostMessage: 'postMessage queue (peer) raw 64 B' },
+      ],
     ];
     for (const [start, ratios] of topicRows) {
       const row = find(topic, start);
