@@ -230,7 +230,8 @@ export class WalLog implements ActorLog {
     this.#core.assertOpen();
     this.#assertQueue('take acknowledgements');
     const merged = toAckRangesFromFlat(this.name, ranges, this.#state.nextOffset);
-    await this.#submitControl(BATCH_ATTR_CONTROL, encodeAckRanges(merged), merged, null);
+    // Lazy: confirmed by the next fdatasync that covers it, not one of its own (wal-writer.ts).
+    await this.#submitControl(BATCH_ATTR_CONTROL, encodeAckRanges(merged), merged, null, true);
   }
 
   async recordDeliveries(pairs: readonly number[]): Promise<void> {
@@ -250,7 +251,7 @@ export class WalLog implements ActorLog {
   }
 
   /** A control batch of one record holding `value`; it takes one offset, which it acknowledges itself. */
-  async #submitControl(attributes: number, value: Uint8Array, ackRanges: Array<[number, number]> | null, deliveries: readonly number[] | null): Promise<void> {
+  async #submitControl(attributes: number, value: Uint8Array, ackRanges: Array<[number, number]> | null, deliveries: readonly number[] | null, lazy = false): Promise<void> {
     const records: RecordInput[] = [{ value }];
     const nowMs = Date.now();
     const plan = planBatch(this.#state.nameBytes, records, nowMs);
@@ -267,6 +268,7 @@ export class WalLog implements ActorLog {
       ackRanges,
       deliveries,
       flags: BATCH_FLAG_CONTROL,
+      lazy,
       encode: (buf, pos, lsn, logBaseOffset) => {
         encodeBatch(buf, pos, { attributes, baseLsn: lsn, logBaseOffset, writerEpoch: epoch, logName: nameBytes }, plan, records, nowMs);
       },

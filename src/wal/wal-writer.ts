@@ -77,6 +77,12 @@ export interface BatchRequest {
   ackRanges: Array<[number, number]> | null;
   deliveries: readonly number[] | null;
   flags: number;
+  /**
+   * Under `always`: the batch does not start an fdatasync of its own; it is confirmed by the next
+   * one that covers it (another batch's, or at most LAZY_SYNC_MS later). For acknowledgements: an
+   * ack-only round's fdatasync used to hold up the publishes that came during it by a whole sync.
+   */
+  lazy?: boolean;
   /** Writes the batch's bytes at `buf[pos]`, now that its LSN and log offset are known. */
   encode: (buf: Buffer, pos: number, lsn: number, logBaseOffset: number) => void;
 }
@@ -122,6 +128,8 @@ interface PendingSeal {
 }
 
 const STAGING_BYTES_INITIAL = 1 << 20;
+/** A written lazy batch waits at most this long for an fdatasync to cover it. */
+export const LAZY_SYNC_MS = 20;
 /**
  * A round starts as soon as this much is staged and no write is in flight, without waiting for
  * the end of the event loop's turn: the kernel copies the first part while the rest of a burst
@@ -164,6 +172,11 @@ export class WalWriter {
   #writingEntries: Entry[] = [];
   /** Under `always`: batches written and waiting for the next fdatasync, in LSN order. */
   #written: Entry[] = [];
+  /** How many of #written are not lazy (any one of them starts an fdatasync). */
+  #writtenEager = 0;
+  /** Only lazy batches are written: a timer makes their fdatasync due after LAZY_SYNC_MS. */
+  #lazyTimer: NodeJS.Timeout | null = null;
+  #lazyDue = false;
   /** An fdatasync in flight, and the batches it confirms. */
   #syncing = false;
   #syncingEntries: Entry[] = [];
@@ -315,7 +328,10 @@ export class WalWriter {
         this.#spare = buf.byteLength <= this.#options.stagingBytesMax * 2 ? buf : null;
         if (this.#options.fsync === 'always') {
           // Written, not yet durable: the confirm waits for an fdatasync that starts after this write ended.
-          for (const entry of entries) this.#written.push(entry);
+          for (const entry of entries) {
+            this.#written.push(entry);
+            if (entry.request.lazy !== true) this.#writtenEager++;
+          }
         } else {
           this.#confirm(entries);
         }
@@ -345,8 +361,21 @@ export class WalWriter {
     let entries: Entry[];
     if (this.#options.fsync === 'always') {
       if (this.#written.length === 0) return;
+      if (this.#writtenEager === 0 && !this.#lazyDue && !this.#closed) {
+        // Lazy batches only: the next eager batch's fdatasync covers them, or this timer's.
+        this.#lazyTimer ??= setTimeout(() => {
+          this.#lazyTimer = null;
+          this.#lazyDue = true;
+          this.#kick();
+        }, LAZY_SYNC_MS);
+        return;
+      }
       entries = this.#written;
       this.#written = [];
+      this.#writtenEager = 0;
+      this.#lazyDue = false;
+      if (this.#lazyTimer !== null) clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = null;
     } else if (this.#options.fsync === 'interval' && this.#syncRequested) {
       entries = [];
     } else {
@@ -506,6 +535,9 @@ export class WalWriter {
   /** Resolves when nothing is staged, written but unconfirmed, or in flight (or the writer failed). */
   idle(): Promise<void> {
     if (this.#failure !== null || !this.#busy()) return Promise.resolve();
+    // Someone waits for everything: lazy batches are not kept waiting for their timer.
+    this.#lazyDue = true;
+    this.#schedule();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -516,6 +548,7 @@ export class WalWriter {
   async close(): Promise<number | null> {
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
+    this.#schedule();
     while (this.#failure === null && this.#busy()) await this.idle();
     // After a failure, what is still in flight must settle before the file is closed.
     while (this.#writing || this.#syncing || this.#housekeeping !== null) {
@@ -527,6 +560,8 @@ export class WalWriter {
         this.#syncedBytes = this.#writtenBytes;
       }
     } finally {
+      if (this.#lazyTimer !== null) clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = null;
       await this.#activeFile.close().catch(() => {});
     }
     return this.#failure === null ? this.#syncedBytes : null;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FaultyFileLayer } from '../../src/wal/faulty-file-layer.js';
 import { NodeFileLayer, type OpenMode, type WalFile } from '../../src/wal/file-layer.js';
 import { Wal } from '../../src/wal/wal.js';
+import { LAZY_SYNC_MS } from '../../src/wal/wal-writer.js';
 import { collect, tempDir, text, values } from './helpers.js';
 
 /** A file layer that records the order of writes, syncs and the confirms the test observes. */
@@ -123,6 +124,39 @@ describe('wal group commit', () => {
     });
     expect(layer.calls.get('datasync')).toBe(before + 1);
     await wal.close();
+  });
+
+  it("wal group commit - an acknowledgement does not start an fdatasync of its own under 'always': the next append's covers it, or one LAZY_SYNC_MS later", async () => {
+    const dir = tempDir();
+    const layer = new TracingFileLayer();
+    const wal = await Wal.open(dir, { files: layer });
+    const log = await wal.openLog('queue:lazy', { kind: 'queue' });
+    await log.append([text('a'), text('b'), text('c')]);
+    layer.events.length = 0;
+    // Alone, an ack is written at once and confirmed by an fdatasync after LAZY_SYNC_MS.
+    const startedAt = performance.now();
+    await log.acknowledgeRanges([0, 1]);
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(LAZY_SYNC_MS - 2);
+    expect(layer.events).toEqual(['write', 'datasync']);
+    // An ack and then an append: one fdatasync confirms both, and the ack is not held back.
+    layer.events.length = 0;
+    let ackedAt = 0;
+    const acked = log.acknowledgeRanges([1, 2]).then(() => (ackedAt = performance.now()));
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const appendAt = performance.now();
+    await log.append([text('d')]);
+    await acked;
+    expect(ackedAt - appendAt).toBeLessThan(LAZY_SYNC_MS);
+    expect(layer.events.filter((e) => e === 'datasync')).toEqual(['datasync']);
+    // Closing syncs a lazy batch at once (nothing confirmed is lost, nothing waits for the timer).
+    layer.events.length = 0;
+    const last = log.acknowledgeRanges([2, 3]);
+    await wal.close();
+    await last;
+    const reopened = await Wal.open(dir, { files: layer });
+    const again = await reopened.openLog('queue:lazy', { kind: 'queue' });
+    expect((await values(again.replay())).map((v) => Buffer.from(v).toString())).toEqual(['d']);
+    await reopened.close();
   });
 
   it('wal group commit - segments roll at segmentBytesMax, each sealed one synced before the next exists', async () => {
