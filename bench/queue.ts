@@ -34,6 +34,9 @@
  * rate) and durable (p99OverFdatasync: over a 4 KiB append + fdatasync's p99), beside those
  * measured in the same run. Full: 1 s of warm-up then 10 s a rate; --quick: 0.2 s then 1 s.
  *
+ * Idle rows (idle.ts): a broker with a queue, a consumer, a topic and a group, after a burst and
+ * 1.5 s of quiet: cores used over 5 s (--quick 1 s), every thread of the process counted.
+ *
  * Memory rows (rss-growth.ts; msgs/s empty): RSS bytes per queued 64 B raw message, no consumer,
  * 1,000,000 (and, in full runs, 10,000,000) messages, each measured in a fresh child process
  * started with --expose-gc (collected before each reading): in memory (and that minus the body),
@@ -42,6 +45,7 @@
 import { BATCH } from './batch-driver.js';
 import { type BodyCodec, type BodyShape } from './bodies.js';
 import { withBroker } from './broker-fixture.js';
+import { idleCores } from './idle.js';
 import { batonLatency, fdatasyncLatency, type LatencyFigures, postMessageRoundTrip } from './latency.js';
 import { fastqSkipped, measureFastq } from './peers/fastq-queue.js';
 import { measurePiscina } from './peers/piscina-pool.js';
@@ -156,4 +160,20 @@ async function memoryRows(options: SuiteOptions): Promise<BenchResult[]> {
   return rows;
 }
 
-export const queueSuite: Suite = async (options) => [...(await runRounds(await throughputRows(), options)), ...(await latencyRows(options)), ...(await memoryRows(options))];
+async function idleRows(options: SuiteOptions): Promise<BenchResult[]> {
+  const rows: BenchResult[] = [];
+  for (const durable of [false, true]) {
+    const name = `broker idle ${durable ? 'durable' : 'in memory'}: a queue with a consumer and a topic with a group, after a burst, cores used`;
+    const { cores, windowMs } = await idleCores(durable, options.quick ? 1_000 : 5_000);
+    options.log(`  ${name}: ${cores.toFixed(4)}`);
+    rows.push({ name, messages: 0, msgsPerSec: null, mbPerSec: null, p50Us: null, p99Us: null, extra: { cores, windowMs } });
+  }
+  return rows;
+}
+
+export const queueSuite: Suite = async (options) => [
+  ...(await runRounds(await throughputRows(), options)),
+  ...(await latencyRows(options)),
+  ...(await memoryRows(options)),
+  ...(await idleRows(options)),
+];

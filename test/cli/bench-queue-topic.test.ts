@@ -133,6 +133,12 @@ describe('cli - bench queue and topic', () => {
       expect(row.extra?.queued).toBe(1_000_000);
     }
     expect(queue.some((r) => r.name.includes('10,000,000'))).toBe(false);
+    // Idle: measured in memory and durable (a figure of cores, however small; no spinning thread).
+    for (const start of ['broker idle in memory', 'broker idle durable']) {
+      const row = find(queue, start);
+      expect(row.extra?.cores as number, row.name).toBeGreaterThanOrEqual(0);
+      expect(row.extra?.cores as number, row.name).toBeLessThan(0.5);
+    }
 
     // Topic: peers, then the Baton rows with their ratios.
     for (const shape of shapes) expect(find(topic, `postMessage queue (peer) ${shape}`).msgsPerSec).toBeGreaterThan(0);
