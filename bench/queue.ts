@@ -32,7 +32,10 @@
  * by a timer (open loop, no spinning), publish -> handler p50/p99/p99.9, in memory
  * (p99OverPostMessage: over the p99 of a postMessage round trip under the same pacer at the same
  * rate) and durable (p99OverFdatasync: over a 4 KiB append + fdatasync's p99), beside those
- * measured in the same run. Full: 1 s of warm-up then 10 s a rate; --quick: 0.2 s then 1 s.
+ * measured in the same run. Interleaved rounds (5; --quick 1): each round measures fdatasync, the
+ * postMessage round trip, memory and durable one after the other (0.5 s of warm-up each, then 2 s
+ * at 10,000/s, 4 s at 1,000/s); a row is the median of its rounds, a ratio the median of the
+ * rounds' ratios.
  *
  * Idle rows (idle.ts): a broker with a queue, a consumer, a topic and a group, after a burst and
  * 1.5 s of quiet: cores used over 5 s (--quick 1 s), every thread of the process counted.
@@ -52,7 +55,7 @@ import { measurePiscina } from './peers/piscina-pool.js';
 import { measurePostMessageQueue } from './peers/postmessage-queue.js';
 import { measureSqliteQueue, sqliteSkipped } from './peers/sqlite-queue.js';
 import { consumeBatchOf, runQueue, runQueueProcess } from './queue-runs.js';
-import type { BenchResult, Suite, SuiteOptions } from './report.js';
+import { type BenchResult, median, type Suite, type SuiteOptions } from './report.js';
 import { type Extra, type RowSpec, runRounds } from './rounds.js';
 import { RSS_BODY_BYTES, rssGrowthInChild } from './rss-growth.js';
 
@@ -125,25 +128,72 @@ function latencyRow(name: string, figures: LatencyFigures, extra: Extra = {}): B
   return { name, messages: figures.samples, msgsPerSec: null, mbPerSec: null, p50Us: figures.p50Us, p99Us: figures.p99Us, extra: { p999Us: figures.p999Us, ...extra } };
 }
 
+/** Median of each figure over rounds. */
+function medianFigures(rounds: readonly LatencyFigures[]): LatencyFigures {
+  return {
+    p50Us: median(rounds.map((f) => f.p50Us)),
+    p99Us: median(rounds.map((f) => f.p99Us)),
+    p999Us: median(rounds.map((f) => f.p999Us)),
+    samples: rounds.reduce((n, f) => n + f.samples, 0),
+  };
+}
+
+/** A round's p99s as text, for the row's extra (the spread behind the median). */
+function p99List(rounds: readonly LatencyFigures[]): string {
+  return rounds.map((f) => f.p99Us.toFixed(0)).join(' ');
+}
+
+/**
+ * Latency rows in interleaved rounds: at each rate, a round measures fdatasync, the postMessage
+ * round trip, Baton in memory and Baton durable one after the other, so that a noisy second of
+ * this shared machine falls on all of them alike. A row gives the median of its rounds' figures;
+ * its ratio is the median of the rounds' ratios (each against its bar of the same round).
+ */
 async function latencyRows(options: SuiteOptions): Promise<BenchResult[]> {
-  const seconds = options.quick ? 1 : 10;
-  const warmupSeconds = options.quick ? 0.2 : 1;
-  options.log('  latency: fdatasync ...');
-  const fdatasync = fdatasyncLatency(options.quick ? 300 : 2_000);
-  const rows = [latencyRow('fdatasync (peer) 4 KiB appended to a file', fdatasync)];
+  const rounds = options.quick ? 1 : 5;
+  const warmupSeconds = options.quick ? 0.2 : 0.5;
+  const rows: BenchResult[] = [];
+  const fdatasyncRounds: LatencyFigures[] = [];
   for (const rate of [1_000, 10_000]) {
+    // A p99 needs samples: at 1,000/s a round runs longer.
+    const seconds = options.quick ? 1 : rate < 10_000 ? 4 : 2;
     const paced = `paced ${rate.toLocaleString('en-US')}/s`;
-    const roundTrip = await postMessageRoundTrip(rate, rate * seconds, rate * warmupSeconds);
-    rows.push(latencyRow(`postMessage round trip (peer) 64 B, ${paced}`, roundTrip.figures, roundTrip.extra));
-    options.log(`  postMessage round trip, ${paced}: p50 ${roundTrip.figures.p50Us.toFixed(0)} µs, p99 ${roundTrip.figures.p99Us.toFixed(0)} µs`);
+    const roundTrips: LatencyFigures[] = [];
+    const baton = { memory: [] as LatencyFigures[], durable: [] as LatencyFigures[] };
+    const ratios = { memory: [] as number[], durable: [] as number[] };
+    const extras = { memory: [] as Extra[], durable: [] as Extra[] };
+    const bars = { memory: [] as LatencyFigures[], durable: [] as LatencyFigures[] };
+    for (let round = 0; round < rounds; round++) {
+      const fdatasync = fdatasyncLatency(options.quick ? 300 : 500);
+      fdatasyncRounds.push(fdatasync);
+      const roundTrip = await postMessageRoundTrip(rate, rate * seconds, rate * warmupSeconds);
+      roundTrips.push(roundTrip.figures);
+      for (const durable of [false, true]) {
+        const kind = durable ? 'durable' : 'memory';
+        const { figures, extra } = await batonLatency(`latency ${kind} ${paced}`, durable, rate, rate * seconds, rate * warmupSeconds);
+        baton[kind].push(figures);
+        const bar = durable ? fdatasync : roundTrip.figures;
+        bars[kind].push(bar);
+        ratios[kind].push(figures.p99Us / bar.p99Us);
+        extras[kind].push(extra);
+      }
+      options.log(
+        `  latency ${paced}, round ${round + 1}/${rounds}: p99 postMessage ${roundTrip.figures.p99Us.toFixed(0)} µs, memory ${baton.memory[round]!.p99Us.toFixed(0)} µs, ` +
+          `fdatasync ${fdatasync.p99Us.toFixed(0)} µs, durable ${baton.durable[round]!.p99Us.toFixed(0)} µs`,
+      );
+    }
+    rows.push(latencyRow(`postMessage round trip (peer) 64 B, ${paced}`, medianFigures(roundTrips), { rounds, p99UsByRound: p99List(roundTrips) }));
     for (const durable of [false, true]) {
+      const kind = durable ? 'durable' : 'memory';
       const name = `queue latency ${durable ? 'durable (fsync always)' : 'in memory'} raw 64 B, send() ${paced}, publish -> handler`;
-      const { figures, extra } = await batonLatency(name, durable, rate, rate * seconds, rate * warmupSeconds);
-      const ratio: Extra = durable ? { p99OverFdatasync: figures.p99Us / fdatasync.p99Us } : { p99OverPostMessage: figures.p99Us / roundTrip.figures.p99Us };
-      options.log(`  ${name}: p50 ${figures.p50Us.toFixed(0)} µs, p99 ${figures.p99Us.toFixed(0)} µs`);
-      rows.push(latencyRow(name, figures, { ...ratio, ...extra }));
+      const ratio: Extra = durable ? { p99OverFdatasync: median(ratios.durable) } : { p99OverPostMessage: median(ratios.memory) };
+      // Costs and rates of the median round (by p99).
+      const order = baton[kind].map((f, i) => [f.p99Us, i] as const).sort((a, b) => a[0] - b[0]);
+      const middle = order[order.length >> 1]![1];
+      rows.push(latencyRow(name, medianFigures(baton[kind]), { ...ratio, rounds, p99UsByRound: p99List(baton[kind]), barP99UsByRound: p99List(bars[kind]), ...extras[kind][middle] }));
     }
   }
+  rows.unshift(latencyRow('fdatasync (peer) 4 KiB appended to a file', medianFigures(fdatasyncRounds), { rounds: fdatasyncRounds.length, p99UsByRound: p99List(fdatasyncRounds) }));
   return rows;
 }
 
