@@ -226,11 +226,19 @@ export class Supervisor implements SupervisorApi {
     if (init.stallTimeoutMs !== undefined && !(init.stallTimeoutMs >= 50)) {
       throw new InvalidArgumentError(`stallTimeoutMs must be at least 50, got ${init.stallTimeoutMs}`);
     }
-    const placement = await Placement.open({ hosts: init.workers, strategy: init.placement ?? 'hash', ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }) });
     const arena = Arena.create(init.memoryLimitBytes ?? defaultMemoryLimitBytes());
     // Storage first: it takes the data directory's lock, and the hosts need it to start actors.
     const storageThread = await startThread('storage', { ...init.storage, arena: arena.sab });
     const storage = wrap<StorageServiceApi>(portEndpoint(storageThread));
+    // Placement only under that lock: opening it may truncate, compact or migrate its file.
+    let placement: Placement;
+    try {
+      placement = await Placement.open({ hosts: init.workers, strategy: init.placement ?? 'hash', ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }) });
+    } catch (error) {
+      await storage.close().catch(() => undefined);
+      await storageThread.terminate();
+      throw error;
+    }
     const supervisor = new Supervisor(init, placement, arena, storageThread, storage, await storage.durable);
     await Promise.all(Array.from({ length: init.workers }, (_, index) => supervisor.#spawnHost(index, 0)));
     supervisor.#prepareSpare();
@@ -368,6 +376,8 @@ export class Supervisor implements SupervisorApi {
     const spare = this.#spare;
     this.#spare = null;
     if (spare !== null) await spare.worker.terminate();
+    // After the hosts: no declaration is placed any more. Before storage: its lock still covers the file.
+    await this.#placement.close().catch(() => undefined);
     await this.#storage.close().catch(() => undefined);
     await this.#storageThread.terminate();
   }
