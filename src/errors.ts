@@ -139,7 +139,7 @@ export class StorageFailedError extends BatonError {
   }
 }
 
-/** A log record that fails its CRC before the recovery point: corruption, reported with file and offset. */
+/** A log record that fails its CRC before the recovery point, or a damaged placement file: corruption, reported with file and offset. */
 export class CorruptLogError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {
     super('BATON_CORRUPT_LOG', message, options);

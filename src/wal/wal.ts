@@ -6,6 +6,7 @@
  *   LOCK                        0600  owner pid, start time, host (data-dir-lock.ts)
  *   checkpoint                  0600  recovery point of the newest segment (checkpoint.ts)
  *   log-offsets                 0600  next offset of every log, kept across retention (retention.ts)
+ *   placement.log               0600  which host thread runs each actor (src/actor/placement-log.ts)
  *   wal/                        0700
  *     00000000000000000000.log        segments named by base LSN (segment.ts, record-batch.ts)
  *     00000000000000000000.index      sparse offset index, written when sealed (offset-index.ts)
