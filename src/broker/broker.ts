@@ -15,7 +15,10 @@ import type { RuntimeStats } from '../actor/supervisor.js';
 import { ClosedError, InvalidArgumentError, QueueMismatchError } from '../errors.js';
 import { ExtentAllocator } from '../log/extent-allocator.js';
 import { compiledFileUrl } from '../threads/worker-file.js';
+import { NodeFileLayer } from '../wal/file-layer.js';
 import { type CodecName, getCodec } from './codec.js';
+import { DeclarationStore } from './declaration-store.js';
+import { type DeclaredOptions, describeMismatch, differingOptions } from './declared-options.js';
 import { validateDestinationName } from './names.js';
 import { Exchange, type ExchangeHost, fetchBindings } from './exchange.js';
 import type { ExchangeActorOptions } from './exchange-actor.js';
@@ -77,7 +80,9 @@ const QUEUE_OPTION_KEYS = new Set(['durable', 'codec', 'maxPriority', 'deadLette
 export class Broker extends EventEmitter {
   readonly #runtime: ActorRuntime;
   readonly #durableStorage: boolean;
-  readonly #queues = new Map<string, { queue: Queue; declared: string }>();
+  readonly #queues = new Map<string, { queue: Queue; declared: DeclaredOptions }>();
+  /** With a dataDir: the options each durable queue and topic was first declared with (declaration-store.ts). */
+  readonly #declarations: DeclarationStore | null;
   /** Queues by their actor's address: where the actor's records go. */
   readonly #queuesByAddress = new Map<number, Queue>();
   readonly #consumers = new Map<number, { queue: Queue; consumer: GrantReceiver }>();
@@ -89,10 +94,11 @@ export class Broker extends EventEmitter {
   readonly #exchanges = new Map<string, Exchange>();
   readonly #exchangeHost: ExchangeHost;
 
-  private constructor(runtime: ActorRuntime, durableStorage: boolean) {
+  private constructor(runtime: ActorRuntime, declarations: DeclarationStore | null) {
     super();
     this.#runtime = runtime;
-    this.#durableStorage = durableStorage;
+    this.#durableStorage = declarations !== null;
+    this.#declarations = declarations;
     this.#allocator = new ExtentAllocator(runtime.arena);
     this.#queueHost = {
       runtime,
@@ -105,6 +111,7 @@ export class Broker extends EventEmitter {
       deleted: (queue) => {
         this.#queues.delete(queue.name);
         for (const [address, q] of this.#queuesByAddress) if (q === queue) this.#queuesByAddress.delete(address);
+        return this.#declarations?.forget('queue', queue.name);
       },
       consumerError: (queue, error, message: QueueDelivery | undefined) => {
         this.emit('consumer-error', { queue: queue.name, error, id: message?.id });
@@ -135,7 +142,7 @@ export class Broker extends EventEmitter {
         assertOpen: () => this.#assertOpen(),
         consumerError: (event) => this.emit('consumer-error', event),
       },
-      { durable: durableStorage },
+      { durable: this.#durableStorage, declarations },
     );
     runtime.onRecordView((actor, type, meta, payload) => this.#onRecordView(actor, type, meta, payload));
     runtime.on('restart', (event: RuntimeEvent) => {
@@ -166,7 +173,16 @@ export class Broker extends EventEmitter {
         ...(backoff === undefined ? {} : { backoff: { minMs: backoff[0], maxMs: backoff[1] } }),
       },
     });
-    return new Broker(runtime, options.dataDir !== undefined);
+    let declarations: DeclarationStore | null = null;
+    if (options.dataDir !== undefined) {
+      try {
+        declarations = await DeclarationStore.open(new NodeFileLayer(), options.dataDir);
+      } catch (error) {
+        await runtime.close().catch(() => undefined);
+        throw error;
+      }
+    }
+    return new Broker(runtime, declarations);
   }
 
   /** Fault injection (docs/actors.md): crash an actor, exit or terminate its host, stall a host. */
@@ -181,17 +197,26 @@ export class Broker extends EventEmitter {
     const resolved = this.#resolveQueueOptions(name, options);
     const codecName = options.codec ?? 'json';
     const codec = getCodec(codecName);
-    const declared = JSON.stringify({ ...resolved, codec: codecName });
+    const declared: DeclaredOptions = { ...resolved, codec: codecName };
     const existing = this.#queues.get(name);
     if (existing !== undefined) {
-      if (existing.declared !== declared) {
-        throw new QueueMismatchError(`queue "${name}" exists with other options (${existing.declared}); declare it with the same options, or delete it first`);
-      }
+      assertSameQueueOptions(name, existing.declared, declared, 'in this broker');
       return existing.queue;
     }
+    if (this.#declarations !== null) {
+      // Only a durable queue keeps anything across a restart; a record from a durable past binds any declaration.
+      const recorded = await this.#declarations.claim('queue', name, declared, resolved.durable);
+      if (recorded !== null) assertSameQueueOptions(name, recorded, declared, 'recorded in the data directory');
+      const raced = this.#queues.get(name);
+      if (raced !== undefined) {
+        assertSameQueueOptions(name, raced.declared, declared, 'in this broker');
+        return raced.queue;
+      }
+    }
     if (resolved.deadLetter !== undefined && resolved.deadLetter !== name && !this.#queues.has(resolved.deadLetter)) {
-      // A dead letter must never be dropped for want of its queue: declare it with defaults.
-      await this.queue(resolved.deadLetter, { codec: codecName });
+      // A dead letter must never be dropped for want of its queue: declare it as recorded, else with defaults.
+      const recorded = await this.#declarations?.recorded('queue', resolved.deadLetter);
+      await this.queue(resolved.deadLetter, (recorded as QueueDeclareOptions | null | undefined) ?? { codec: codecName });
     }
     const queue = new Queue(name, resolved, codec, this.#queueHost);
     const declaration: QueueActorDeclaration = { ...resolved, name, tableHeader: queue.tableHeader };
@@ -373,4 +398,12 @@ export class Broker extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else process.emitWarning(error instanceof Error ? error : new Error(String(error)), 'BatonWarning');
   }
+}
+
+/** A queue redeclared must have the options it has (`where`: in this broker, or recorded in the data directory). */
+function assertSameQueueOptions(name: string, existing: DeclaredOptions, declared: DeclaredOptions, where: string): void {
+  const differing = differingOptions(existing, declared);
+  if (differing.length === 0) return;
+  const { differences, remedy } = describeMismatch(existing, declared, differing);
+  throw new QueueMismatchError(`queue "${name}" exists with other options ${where}: ${differences}; ${remedy}, or delete it first (queue.delete(), which drops its messages)`);
 }

@@ -49,7 +49,8 @@ export interface QueueHost {
   registerConsumer(queue: Queue, consumer: GrantReceiver): void;
   unregisterConsumer(consumer: GrantReceiver): void;
   assertOpen(): void;
-  deleted(queue: Queue): void;
+  /** The queue is gone; resolves once its recorded options (a data directory's) are forgotten too. */
+  deleted(queue: Queue): Promise<void> | undefined;
   consumerError(queue: Queue, error: unknown, message: QueueDelivery | undefined): void;
 }
 
@@ -259,7 +260,7 @@ export class Queue implements QueueBatchTarget {
     const result = (await this.#request(QueueRecord.DELETE, null)) as { deleted: number };
     await this.#host.runtime.stop(this.actorId);
     this.discard();
-    this.#host.deleted(this);
+    await this.#host.deleted(this);
     return result;
   }
 

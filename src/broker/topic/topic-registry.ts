@@ -8,6 +8,8 @@ import type { ExtentAllocator } from '../../log/extent-allocator.js';
 import { InvalidArgumentError, TopicMismatchError } from '../../errors.js';
 import { compiledFileUrl } from '../../threads/worker-file.js';
 import { CODEC_NAMES, type CodecName, getCodec } from '../codec.js';
+import type { DeclarationStore } from '../declaration-store.js';
+import { type DeclaredOptions, describeMismatch, differingOptions } from '../declared-options.js';
 import { validateDestinationName } from '../names.js';
 import { GroupCoordinator } from './group-coordinator.js';
 import { Topic, type TopicHost } from './topic.js';
@@ -38,7 +40,8 @@ export interface TopicRegistryEvents {
 export class TopicRegistry {
   readonly #runtime: ActorRuntime;
   readonly #events: TopicRegistryEvents;
-  readonly #topics = new Map<string, { topic: Topic; declared: string; started: Promise<void> }>();
+  readonly #topics = new Map<string, { topic: Topic; declared: DeclaredOptions; started: Promise<void> }>();
+  readonly #declarations: DeclarationStore | null;
   readonly #coordinators = new Map<string, GroupCoordinator>();
   readonly #subscriptions = new Set<TopicSubscription>();
   readonly #host: TopicHost;
@@ -53,10 +56,14 @@ export class TopicRegistry {
     return false;
   }
 
-  /** `durable`: the broker has a dataDir, so partitions are logs (compacted topics are logged in any case). */
-  constructor(runtime: ActorRuntime, allocator: ExtentAllocator, events: TopicRegistryEvents, options: { durable: boolean }) {
+  /**
+   * `durable`: the broker has a dataDir, so partitions are logs (compacted topics are logged in
+   * any case); `declarations`: where the dataDir keeps each topic's options (declaration-store.ts).
+   */
+  constructor(runtime: ActorRuntime, allocator: ExtentAllocator, events: TopicRegistryEvents, options: { durable: boolean; declarations: DeclarationStore | null }) {
     this.#runtime = runtime;
     this.#events = events;
+    this.#declarations = options.declarations;
     this.#host = {
       runtime,
       arena: runtime.arena,
@@ -90,14 +97,17 @@ export class TopicRegistry {
     validateDestinationName('topic', name);
     const resolved = this.#resolve(name, options);
     const codecName = options.codec ?? 'json';
-    const declared = JSON.stringify({ ...resolved, codec: codecName });
+    const declared: DeclaredOptions = { ...resolved, codec: codecName };
     const existing = this.#topics.get(name);
     if (existing !== undefined) {
-      if (existing.declared !== declared) {
-        throw new TopicMismatchError(`topic "${name}" exists with other options (${existing.declared}); declare it with the same options`);
-      }
+      assertSameTopicOptions(name, existing.declared, declared, 'in this broker');
       await existing.started;
       return existing.topic;
+    }
+    if (this.#declarations !== null) {
+      // Recorded before any partition starts, so that a restart checks a declaration as this process does.
+      const recorded = await this.#declarations.claim('topic', name, declared, true);
+      if (recorded !== null) assertSameTopicOptions(name, recorded, declared, 'recorded in the data directory');
     }
     const log = {
       kind: 'topic' as const,
@@ -117,6 +127,7 @@ export class TopicRegistry {
     // A concurrent declare of the same name may have finished first: one Topic per name.
     const raced = this.#topics.get(name);
     if (raced !== undefined) {
+      assertSameTopicOptions(name, raced.declared, declared, 'in this broker');
       await raced.started;
       return raced.topic;
     }
@@ -175,4 +186,13 @@ export class TopicRegistry {
     }
     return resolved;
   }
+}
+
+/** A topic redeclared must have the options it has (`where`: in this broker, or recorded in the data directory). */
+function assertSameTopicOptions(name: string, existing: DeclaredOptions, declared: DeclaredOptions, where: string): void {
+  const differing = differingOptions(existing, declared);
+  if (differing.length === 0) return;
+  const { differences, remedy } = describeMismatch(existing, declared, differing);
+  const partitions = differing.includes('partitions') ? ' (partitions default to the broker\'s workers)' : '';
+  throw new TopicMismatchError(`topic "${name}" exists with other options ${where}: ${differences}${partitions}; ${remedy}: a topic keeps the options it was created with, so use another name for other options`);
 }
