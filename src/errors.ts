@@ -68,14 +68,14 @@ export class NotFoundError extends BatonError {
   }
 }
 
-/** A queue redeclared with options other than those it has. */
+/** A queue redeclared with options other than those it has (in this process, or recorded in its data directory). */
 export class QueueMismatchError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {
     super('BATON_QUEUE_MISMATCH', message, options);
   }
 }
 
-/** A topic redeclared with options other than those it has (partitions, codec, retention, compaction). */
+/** A topic redeclared with options other than those it has (partitions, codec, retention, compaction; in this process, or recorded in its data directory). */
 export class TopicMismatchError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {
     super('BATON_TOPIC_MISMATCH', message, options);

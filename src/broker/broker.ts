@@ -190,7 +190,7 @@ export class Broker extends EventEmitter {
     return this.#runtime.faults;
   }
 
-  /** Declares a queue (idempotent with the same options; other options: BATON_QUEUE_MISMATCH). */
+  /** Declares a queue (idempotent with the same options; other options: BATON_QUEUE_MISMATCH, after a restart on the same dataDir too). */
   async queue(name: string, options: QueueDeclareOptions = {}): Promise<Queue> {
     this.#assertOpen();
     validateDestinationName('queue', name);

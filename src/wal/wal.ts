@@ -13,6 +13,8 @@
  *     00000000000000000000.timeindex  sparse time index, written when sealed (time-index.ts)
  *   snapshots/                  0700
  *     queue%3Aorders.snap             one actor's newest snapshot (snapshot-file.ts)
+ *   declarations/               0700  written by the broker, not the WAL (src/broker/declaration-store.ts)
+ *     queue%3Aorders.json             the options a queue or topic was first declared with
  * ```
  *
  * Every log (actor) of the directory appends to ONE segmented WAL through ONE writer, so that a

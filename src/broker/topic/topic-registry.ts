@@ -91,7 +91,7 @@ export class TopicRegistry {
     return this.#topics.get(name)?.topic;
   }
 
-  /** Declares a topic (idempotent with the same options; other options: BATON_TOPIC_MISMATCH). */
+  /** Declares a topic (idempotent with the same options; other options: BATON_TOPIC_MISMATCH, after a restart on the same dataDir too). */
   async declare(name: string, options: TopicDeclareOptions = {}): Promise<Topic> {
     this.#events.assertOpen();
     validateDestinationName('topic', name);
