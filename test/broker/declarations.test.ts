@@ -4,6 +4,8 @@
 // topic as it was (a queue written with priorities up to 9 still replays, every message in
 // priority order); the same options, spelled out or left to their defaults, declare it again; a
 // deleted queue forgets its options.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Broker, Queue } from 'baton';
 import { brokerScope } from '../support/broker-scope.js';
@@ -97,6 +99,21 @@ describe('declarations across restarts', () => {
 
     await expect(broker.queue('jobs', { maxPriority: 9 })).rejects.toThrow(/maxPriority is 2, declared 9/);
     expect(await drain(await broker.queue('jobs', { maxPriority: 2 }), 1)).toEqual([{ n: 2, priority: 2 }]);
+  });
+
+  it('queue - a data directory from before declarations were recorded: a lower maxPriority still starts the queue, every message comes, the higher priorities first', async () => {
+    const dataDir = await scope.tempDir('declarations');
+    let broker = await scope.start({ dataDir, workers: 1 });
+    const q = await broker.queue('old', { maxPriority: 9 });
+    await q.sendBatch(Array.from({ length: 20 }, (_, n) => ({ body: { n }, priority: n % 10 })));
+    await broker.close();
+    await rm(path.join(dataDir, 'declarations', `${encodeURIComponent('queue:old')}.json`));
+    broker = await scope.start({ dataDir, workers: 1 });
+
+    const got = await drain(await broker.queue('old', { maxPriority: 2 }), 20);
+    expect(new Set(got.map((m) => m.n)).size).toBe(20);
+    // Priorities 2..9 come first (as 2), then 1, then 0.
+    expect(got.map((m) => Math.min(m.n % 10, 2))).toEqual([...Array(16).fill(2), 1, 1, 0, 0]);
   });
 
   it('queue - a dead-letter queue declared for its source after a restart takes its recorded options', async () => {

@@ -432,6 +432,17 @@ export class QueueState {
     return extent;
   }
 
+  /**
+   * The priority a batch is queued at: its own, at most the queue's `maxPriority`. A publish never
+   * exceeds it (checked at send), but a log written under a higher one can: a data directory
+   * from before declarations were recorded (declaration-store.ts) lets a lower `maxPriority` be
+   * declared over it. Its batches then come at the top priority rather than leave the queue
+   * unable to start.
+   */
+  #priorityOf(stored: number): number {
+    return Math.min(stored, this.options.maxPriority);
+  }
+
   /** Reads a batch header and makes its Batch (counted in its extent), offsets from `baseOffset`. */
   #accept(address: number, extent: Extent, baseOffset: number): Batch {
     const arena = this.#arena;
@@ -444,7 +455,7 @@ export class QueueState {
     const own = f64[(address + QB_EXPIRES_AT) >>> 3]!;
     const ttl = this.options.messageTtlMs;
     const expiresAtMs = Math.min(own === 0 ? Infinity : own, ttl === undefined ? Infinity : timestampMs + ttl);
-    const batch = new Batch(baseOffset, count, arena.bytes[address + QB_PRIORITY]!, timestampMs, expiresAtMs, f64[(address + QB_NOT_BEFORE) >>> 3]!, length, u32[(address + QB_BODY_BYTES) >>> 2]!);
+    const batch = new Batch(baseOffset, count, this.#priorityOf(arena.bytes[address + QB_PRIORITY]!), timestampMs, expiresAtMs, f64[(address + QB_NOT_BEFORE) >>> 3]!, length, u32[(address + QB_BODY_BYTES) >>> 2]!);
     assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
     this.#acceptedEnd = baseOffset + count;
     this.#makeResident(batch, address, extent, false);
@@ -481,7 +492,7 @@ export class QueueState {
   #acceptOnDisk(baseOffset: number, count: number, priority: number, timestampMs: number, ownExpiry: number, notBeforeMs: number, length: number, bodyBytes: number): Batch {
     const ttl = this.options.messageTtlMs;
     const expiresAtMs = Math.min(ownExpiry === 0 ? Infinity : ownExpiry, ttl === undefined ? Infinity : timestampMs + ttl);
-    const batch = new Batch(baseOffset, count, priority, timestampMs, expiresAtMs, notBeforeMs, length, bodyBytes);
+    const batch = new Batch(baseOffset, count, this.#priorityOf(priority), timestampMs, expiresAtMs, notBeforeMs, length, bodyBytes);
     assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
     this.#acceptedEnd = baseOffset + count;
     this.#onDisk.set(baseOffset, batch);
