@@ -71,6 +71,28 @@ describe('declarations across restarts', () => {
     expect([...seen].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
+  it('topic - declared without partitions, it keeps the count it was created with when the broker restarts with other workers; in one broker too', async () => {
+    const dataDir = await scope.tempDir('declarations');
+    let broker = await scope.start({ dataDir, workers: 2 });
+    const t = await broker.topic('clicks');
+    expect(t.partitions).toBe(2);
+    await t.sendBatch(Array.from({ length: 6 }, (_, i) => ({ body: i, partition: i % 2 })));
+    await broker.close();
+    broker = await scope.start({ dataDir, workers: 3 });
+
+    const again = await broker.topic('clicks');
+    expect(again.partitions).toBe(2);
+    // Given explicitly, another count is still a mismatch.
+    await expect(broker.topic('clicks', { partitions: 3 })).rejects.toThrow(/partitions is 2, declared 3/);
+    const fresh = await broker.topic('fresh', { partitions: 1 });
+    expect((await broker.topic('fresh')).partitions).toBe(fresh.partitions);
+    const seen: number[] = [];
+    const sub = again.subscribe({ from: 'earliest' }, (m) => void seen.push(m.body as number));
+    await until(() => seen.length === 6, 'the 6 records');
+    await sub.close();
+    expect([...seen].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
   it('queue and topic - the same options after a restart, spelled out or left to their defaults, declare them as before', async () => {
     const dataDir = await scope.tempDir('declarations');
     let broker = await scope.start({ dataDir, workers: 1 });

@@ -97,9 +97,18 @@ export class TopicRegistry {
     validateDestinationName('topic', name);
     const resolved = this.#resolve(name, options);
     const codecName = options.codec ?? 'json';
-    const declared: DeclaredOptions = { ...resolved, codec: codecName };
+    let declared: DeclaredOptions = { ...resolved, codec: codecName };
+    // An omitted partition count is the topic's own once it exists (as Kafka keeps an existing
+    // topic's partitions): the broker's workers only choose it for a new topic, so a restart
+    // with another `workers` neither fails nor re-partitions the topic under its keys.
+    const adoptPartitions = (from: DeclaredOptions) => {
+      if (options.partitions !== undefined || typeof from.partitions !== 'number') return;
+      resolved.partitions = from.partitions;
+      declared = { ...declared, partitions: from.partitions };
+    };
     const existing = this.#topics.get(name);
     if (existing !== undefined) {
+      adoptPartitions(existing.declared);
       assertSameTopicOptions(name, existing.declared, declared, 'in this broker');
       await existing.started;
       return existing.topic;
@@ -107,7 +116,10 @@ export class TopicRegistry {
     if (this.#declarations !== null) {
       // Recorded before any partition starts, so that a restart checks a declaration as this process does.
       const recorded = await this.#declarations.claim('topic', name, declared, true);
-      if (recorded !== null) assertSameTopicOptions(name, recorded, declared, 'recorded in the data directory');
+      if (recorded !== null) {
+        adoptPartitions(recorded);
+        assertSameTopicOptions(name, recorded, declared, 'recorded in the data directory');
+      }
     }
     const log = {
       kind: 'topic' as const,
@@ -193,6 +205,5 @@ function assertSameTopicOptions(name: string, existing: DeclaredOptions, declare
   const differing = differingOptions(existing, declared);
   if (differing.length === 0) return;
   const { differences, remedy } = describeMismatch(existing, declared, differing);
-  const partitions = differing.includes('partitions') ? ' (partitions default to the broker\'s workers)' : '';
-  throw new TopicMismatchError(`topic "${name}" exists with other options ${where}: ${differences}${partitions}; ${remedy}: a topic keeps the options it was created with, so use another name for other options`);
+  throw new TopicMismatchError(`topic "${name}" exists with other options ${where}: ${differences}; ${remedy}: a topic keeps the options it was created with, so use another name for other options`);
 }
