@@ -22,7 +22,7 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { RecordInput } from '../src/actor/actor-storage.js';
+import type { RecordInput } from '../src/wal/actor-storage.js';
 import { Wal } from '../src/wal/wal.js';
 import type { FsyncPolicy } from '../src/wal/wal-writer.js';
 import { type BenchResult, median, quantileSorted, type Suite, type SuiteOptions } from './report.js';

@@ -30,7 +30,7 @@ export type {
   LogKind,
   LogRecord,
   RecordInput,
-} from './actor/actor-storage.js';
+} from './wal/actor-storage.js';
 export type { RestartType, Strategy, SupervisorPolicyOptions } from './actor/supervision.js';
 export {
   AlreadyAckedError,

@@ -8,7 +8,7 @@
 import { expose, wrap } from 'comlink';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { ActorHost, loadActorFactory } from '../src/actor/actor-host.js';
-import type { ActorStorage } from '../src/actor/actor-storage.js';
+import type { ActorStorage } from '../src/wal/actor-storage.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from '../src/actor/host-protocol.js';
 import { openHostStorage } from '../src/actor/host-storage.js';
 import { ClosedError } from '../src/errors.js';

@@ -5,22 +5,13 @@
  */
 import { expose } from 'comlink';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ActorStorage } from '../src/actor/actor-storage.js';
+import type { ActorStorage } from '../src/wal/actor-storage.js';
 import { MemoryStorage } from '../src/actor/memory-storage.js';
-import { COMPACTION_INTERVAL_MS_DEFAULT, StorageService } from '../src/actor/storage-service.js';
+import { COMPACTION_INTERVAL_MS_DEFAULT, StorageService, type StorageWorkerData } from '../src/actor/storage-service.js';
 import { serializeError } from '../src/errors.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
 import type { StartMessage } from '../src/threads/start-thread.js';
-import { Wal, type WalOptions } from '../src/wal/wal.js';
-
-export interface StorageWorkerData {
-  dataDir?: string;
-  wal?: Pick<WalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytesMax'>;
-  /** Time between maintenance passes (retention, then compaction); 0: none. Default 30000. */
-  compactionIntervalMs?: number;
-  /** The broker's arena (src/log/arena.ts), shared: queues' opaque batches are copied from and into it. */
-  arena?: SharedArrayBuffer;
-}
+import { Wal } from '../src/wal/wal.js';
 
 const data = workerData as StorageWorkerData;
 try {

@@ -12,7 +12,7 @@
  * (as in OTP and Akka, so that a poison record cannot crash-loop its actor).
  */
 import type { Arena } from '../log/arena.js';
-import type { ActorLog } from './actor-storage.js';
+import type { ActorLog } from '../wal/actor-storage.js';
 
 /** A record as an actor receives it: a zero-copy view, valid until `receive` returns (or its promise settles). */
 export interface ActorRecord {

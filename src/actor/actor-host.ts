@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { ClosedError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
 import { attachWriter, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor-behavior.js';
-import type { ActorLog, ActorLogOptions, ActorStorage } from './actor-storage.js';
+import type { ActorLog, ActorLogOptions, ActorStorage } from '../wal/actor-storage.js';
 import { Arena } from '../log/arena.js';
 import { threadUsage } from '../threads/thread-usage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';

@@ -1,4 +1,4 @@
-import type { ActorStorage } from './actor-storage.js';
+import type { ActorStorage } from '../wal/actor-storage.js';
 import type { HostStorageInit } from './host-protocol.js';
 import { MemoryStorage } from './memory-storage.js';
 import { RemoteActorStorage } from './remote-storage.js';

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { MemoryFileLayer } from '../wal/memory-file-layer.js';
 import { Wal, type WalMaintenanceResult, type WalOptions } from '../wal/wal.js';
 import type { WalLog } from '../wal/wal-log.js';
-import type { ActorLogOptions, ActorStorage } from './actor-storage.js';
+import type { ActorLogOptions, ActorStorage } from '../wal/actor-storage.js';
 
 export type MemoryStorageOptions = Pick<WalOptions, 'segmentBytesMax' | 'batchBytesMax' | 'stagingBytesMax' | 'retentionCheckIntervalMs' | 'nowMs'>;
 

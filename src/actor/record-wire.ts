@@ -5,7 +5,7 @@
  * (`WalLog.appendEncoded`), so a record is encoded once, on the actor's thread.
  */
 import { planBatch, encodeBatch, readBatchHeader, decodeRecords } from '../wal/record-batch.js';
-import type { RecordInput } from './actor-storage.js';
+import type { RecordInput } from '../wal/actor-storage.js';
 
 /** Encodes records for the storage thread; records without a timestamp get `nowMs`. Allocates the result. */
 export function encodeRecordInputs(records: readonly RecordInput[], nowMs: number, logName: Uint8Array): Uint8Array {

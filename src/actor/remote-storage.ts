@@ -16,7 +16,7 @@ import { BATCH_RECORDS_MAX, decodeRecords, readBatchHeader, validateRecord, valu
 import { writeU32 } from '../wal/byte-codec.js';
 import { attachWriter, RECORD_HEADER_BYTES, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
-import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, CopiedBatch, LogKind, LogRecord, ReadIntoResult, RecordInput } from './actor-storage.js';
+import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, CopiedBatch, LogKind, LogRecord, ReadIntoResult, RecordInput } from '../wal/actor-storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { encodeRecordInputs } from './record-wire.js';
 import {

@@ -36,7 +36,7 @@
  * a log are confirmed in the order they were made, however many are in flight.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { ActorLogOptions, ActorSnapshot, BatchHead, LogKind, LogRecord } from './actor-storage.js';
+import type { ActorLogOptions, ActorSnapshot, BatchHead, LogKind, LogRecord } from '../wal/actor-storage.js';
 
 export const STORAGE_APPEND = 1;
 export const STORAGE_ACKNOWLEDGE = 2;

@@ -25,11 +25,12 @@ import { Arena } from '../log/arena.js';
 import { attachWriter, RingConsumer, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { threadUsage } from '../threads/thread-usage.js';
-import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, LogRecord, MaintenanceResult, ReadIntoResult } from './actor-storage.js';
+import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, LogRecord, MaintenanceResult, ReadIntoResult } from '../wal/actor-storage.js';
 import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
 import { BATCH_HEADER_BYTES, type BatchPlan, encodeBatch, planBatch } from '../wal/record-batch.js';
 import { READ_INTO_BATCHES_MAX } from '../wal/wal-log.js';
+import type { WalOptions } from '../wal/wal.js';
 import {
   APPEND_ARENA_ADDRESS,
   APPEND_ARENA_BYTES,
@@ -75,6 +76,16 @@ export interface StorageServiceOptions {
   /** Time between maintenance passes; 0: never (the storage's own timers only). Default 30000. */
   compactionIntervalMs?: number;
   /** The broker's arena (a growable SharedArrayBuffer): needed by APPEND_ARENA and READ_INTO. */
+  arena?: SharedArrayBuffer;
+}
+
+/** What the storage thread (workers/storage.ts) is started with. */
+export interface StorageWorkerData {
+  dataDir?: string;
+  wal?: Pick<WalOptions, 'fsync' | 'fsyncIntervalMs' | 'segmentBytesMax'>;
+  /** Time between maintenance passes (retention, then compaction); 0: none. Default 30000. */
+  compactionIntervalMs?: number;
+  /** The broker's arena (src/log/arena.ts), shared: queues' opaque batches are copied from and into it. */
   arena?: SharedArrayBuffer;
 }
 

@@ -23,12 +23,12 @@ import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
 import { workerFileUrl } from '../threads/worker-file.js';
 import type { ActorStartSpec } from './actor-host.js';
-import type { ActorLogOptions } from './actor-storage.js';
+import type { ActorLogOptions } from '../wal/actor-storage.js';
 import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
 import type { StorageServiceApi, StorageStats } from './storage-protocol.js';
 import { threadUsage } from '../threads/thread-usage.js';
-import type { StorageWorkerData } from '../../workers/storage.js';
+import type { StorageWorkerData } from './storage-service.js';
 import { Placement, type PlacementStrategy } from './placement.js';
 import {
   decideHostExit,

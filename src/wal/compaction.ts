@@ -16,7 +16,7 @@
  * as in Kafka, and readers skip them.
  */
 import path from 'node:path';
-import type { RecordInput } from '../actor/actor-storage.js';
+import type { RecordInput } from './actor-storage.js';
 import { CorruptLogError } from '../errors.js';
 import type { FileLayer } from './file-layer.js';
 import { BATCH_FLAG_CONTROL, BATCH_FLAG_OPAQUE, batchFlags, type BatchLocation, type LogState } from './log-state.js';

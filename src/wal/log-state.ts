@@ -10,9 +10,8 @@
 import assert from 'node:assert/strict';
 import { AckRanges } from './ack-ranges.js';
 import { DeliveryCounts } from './delivery-counts.js';
+import type { LogKind } from './actor-storage.js';
 import { BATCH_ATTR_CONTROL, BATCH_ATTR_OPAQUE } from './record-batch.js';
-
-export type LogKind = 'queue' | 'topic' | 'state';
 
 /** Log names become snapshot file names (encoded) and batch headers: a safe charset. */
 export const LOG_NAME_PATTERN = /^[A-Za-z0-9._:/-]+$/;

@@ -71,7 +71,7 @@
  */
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
-import type { LogRecord, RecordInput } from '../actor/actor-storage.js';
+import type { LogRecord, RecordInput } from './actor-storage.js';
 import { InvalidArgumentError } from '../errors.js';
 import {
   ByteReader,
@@ -88,7 +88,7 @@ import {
   zigzag,
 } from './byte-codec.js';
 
-export type { LogRecord, RecordInput } from '../actor/actor-storage.js';
+export type { LogRecord, RecordInput } from './actor-storage.js';
 
 export const BATCH_VERSION = 1;
 

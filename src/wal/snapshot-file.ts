@@ -16,7 +16,7 @@
  */
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { ActorSnapshot } from '../actor/actor-storage.js';
+import type { ActorSnapshot } from './actor-storage.js';
 import { CorruptLogError } from '../errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { readU32, readU64, writeU32, writeU64 } from './byte-codec.js';

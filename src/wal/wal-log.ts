@@ -1,6 +1,6 @@
 /**
  * `WalLog`: one actor's log inside the data directory's shared WAL (the `ActorLog` contract in
- * src/actor/actor-storage.ts). It validates and encodes appends, hands them to the shared
+ * actor-storage.ts). It validates and encodes appends, hands them to the shared
  * writer, and replays from the segment files through the in-memory batch directory.
  *
  * Replay re-reads what is on disk and checks every batch's CRC again as it reads it (CRCs are
@@ -12,13 +12,13 @@
  * bodies, CRC checked). `replay` skips them, and they skip record batches, so a log that holds
  * both (written before and after the arena) is read whole by calling both.
  */
-import type { ActorLog, ActorSnapshot, AppendResult, BatchHead, CopiedBatch, LogRecord, ReadIntoResult, RecordInput } from '../actor/actor-storage.js';
+import type { ActorLog, ActorSnapshot, AppendResult, BatchHead, CopiedBatch, LogKind, LogRecord, ReadIntoResult, RecordInput } from './actor-storage.js';
 import { CorruptLogError, InvalidArgumentError, MessageTooLargeError } from '../errors.js';
 import { encodeAckRanges, toAckRanges, toAckRangesFromFlat } from './ack-ranges.js';
 import { MalformedError, readU16 } from './byte-codec.js';
 import { encodeDeliveryValue, normalizeDeliveryPairs } from './delivery-counts.js';
 import type { FileLayer } from './file-layer.js';
-import { BATCH_FLAG_CONTROL, BATCH_FLAG_OPAQUE, type BatchLocation, type LogKind, type LogState } from './log-state.js';
+import { BATCH_FLAG_CONTROL, BATCH_FLAG_OPAQUE, type BatchLocation, type LogState } from './log-state.js';
 import {
   BATCH_ATTR_CONTROL,
   BATCH_ATTR_DELIVERIES,

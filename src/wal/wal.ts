@@ -26,7 +26,7 @@
  * clean checkpoint. After a storage failure the WAL refuses appends: close it and open it again.
  */
 import path from 'node:path';
-import type { ActorLogOptions, ActorStorage, MaintenanceResult } from '../actor/actor-storage.js';
+import type { ActorLogOptions, ActorStorage, MaintenanceResult } from './actor-storage.js';
 import { BatonError, ClosedError, InvalidArgumentError, InvalidNameError, StorageFailedError } from '../errors.js';
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { compactLogs, type CompactionResult } from './compaction.js';

@@ -10,7 +10,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { type Remote, transfer, wrap } from 'comlink';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActorLog, ActorStorage, BatchHead } from '../../src/actor/actor-storage.js';
+import type { ActorLog, ActorStorage, BatchHead } from '../../src/wal/actor-storage.js';
 import { MemoryStorage } from '../../src/actor/memory-storage.js';
 import { RemoteActorStorage } from '../../src/actor/remote-storage.js';
 import { StorageService } from '../../src/actor/storage-service.js';

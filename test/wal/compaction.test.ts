@@ -3,7 +3,7 @@
 // tombstoneRetentionMs and then removed; other logs sharing the segments are untouched; the
 // segment being written is never rewritten; the result survives a restart.
 import { describe, expect, it } from 'vitest';
-import type { LogRecord } from '../../src/actor/actor-storage.js';
+import type { LogRecord } from '../../src/wal/actor-storage.js';
 import { Wal } from '../../src/wal/wal.js';
 import { collect, tempDir, text } from './helpers.js';
 

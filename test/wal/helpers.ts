@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import type { LogRecord, RecordInput } from '../../src/actor/actor-storage.js';
+import type { LogRecord, RecordInput } from '../../src/wal/actor-storage.js';
 
 const created: string[] = [];
 

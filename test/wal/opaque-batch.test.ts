@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BatchHead } from '../../src/actor/actor-storage.js';
+import type { BatchHead } from '../../src/wal/actor-storage.js';
 import { readU32 } from '../../src/wal/byte-codec.js';
 import { encodeCheckpoint, readCheckpoint } from '../../src/wal/checkpoint.js';
 import { NodeFileLayer } from '../../src/wal/file-layer.js';

@@ -10,7 +10,7 @@
 // round-trip through their record encoding with the latest count per offset.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BatchHead } from '../../src/actor/actor-storage.js';
+import type { BatchHead } from '../../src/wal/actor-storage.js';
 import { AckRanges } from '../../src/wal/ack-ranges.js';
 import { decodeDeliveryValue, encodeDeliveryValue, normalizeDeliveryPairs } from '../../src/wal/delivery-counts.js';
 import { Wal } from '../../src/wal/wal.js';

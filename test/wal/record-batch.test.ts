@@ -4,7 +4,7 @@
 // a restamped batch equals one encoded with its LSN, offset and epoch; bad appends are refused.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { RecordInput } from '../../src/actor/actor-storage.js';
+import type { RecordInput } from '../../src/wal/actor-storage.js';
 import { BATCH_HEADER_BYTES, checkBatch, decodeRecords, encodeBatch, planBatch, readBatchHeader, restampBatch, valueBatchBytes, writeValueBatch } from '../../src/wal/record-batch.js';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => new Uint8Array(a));

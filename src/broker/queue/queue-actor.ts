@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../../actor/actor-behavior.js';
-import type { ActorLog } from '../../actor/actor-storage.js';
+import type { ActorLog } from '../../wal/actor-storage.js';
 import { serializeError } from '../../errors.js';
 import type { Arena } from '../../log/arena.js';
 import { readExtentTable, readNextOffset, writeNextOffset } from '../../log/extent-table.js';

@@ -23,7 +23,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../../actor/actor-behavior.js';
-import type { ActorLog, LogRecord, RecordInput } from '../../actor/actor-storage.js';
+import type { ActorLog, LogRecord, RecordInput } from '../../wal/actor-storage.js';
 import { MessageTooLargeError, serializeError } from '../../errors.js';
 import type { Arena } from '../../log/arena.js';
 import {

@@ -1,6 +1,7 @@
 /**
  * `ActorStorage`: what a stateful actor (a queue, a topic partition, a group coordinator) needs
- * from storage, and all it may assume about it.
+ * from storage, and all it may assume about it. It lives with the WAL, its durable
+ * implementation, so that the storage layer needs nothing from the actors above it.
  *
  * An actor owns one log, named after its id (`queue:orders`, `topic:events/0`). It appends its
  * inputs as records, acknowledges what it has finished with, and, when it restarts, replays the
@@ -36,9 +37,8 @@
  *   unacknowledged messages were delivered (`deliveryCounts` reads them back, after a restart
  *   too). Both are queue-log control batches that take one offset each, as an ack does.
  */
-import type { LogKind } from '../wal/log-state.js';
-
-export type { LogKind } from '../wal/log-state.js';
+/** What a log holds: a queue's messages, a topic partition's records, or an actor's state. */
+export type LogKind = 'queue' | 'topic' | 'state';
 
 /** A record as an actor appends it. */
 export interface RecordInput {
