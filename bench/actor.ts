@@ -28,8 +28,8 @@ import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
 import { ActorRuntime, type RuntimeEvent } from '../src/actor/actor-runtime.js';
 import type { ActorAddress } from '../src/actor/supervisor.js';
-import { workerFileUrl } from '../src/threads/worker-file.js';
-import { ADD, COUNT, decodeCounts, NOTE, type BenchActorCounts } from '../workers/bench/bench-actor.js';
+import { compiledFileUrl } from '../src/threads/worker-file.js';
+import { ADD, COUNT, decodeCounts, NOTE, type BenchActorCounts } from './workers/bench-actor.js';
 import { type BenchResult, median, quantileSorted, type Suite, type SuiteOptions, measureIdleCores } from './report.js';
 
 const PAYLOAD_BYTES = 16;
@@ -40,7 +40,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const empty = new Uint8Array(0);
 
 function benchActorModule(): string {
-  return workerFileUrl('bench/bench-actor').href;
+  return compiledFileUrl('bench/workers/bench-actor').href;
 }
 
 /** A full GC of the main thread's heap, where the flag can be set: memory deltas without garbage. */

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { setEnvironmentData } from 'node:worker_threads';
 import { type Queue } from '../src/index.js';
-import { workerFileUrl } from '../src/threads/worker-file.js';
+import { compiledFileUrl } from '../src/threads/worker-file.js';
 import { IN_FLIGHT, type LoadLimits, produceBatches, sum } from './batch-driver.js';
 import { type BodyShape, makeBatch } from './bodies.js';
 import { whenDrained, withBroker } from './broker-fixture.js';
@@ -86,7 +86,7 @@ export function runQueue(label: string, options: QueueRunOptions, limits: LoadLi
 }
 
 /**
- * `queue.process(handler, { threads })`: the handler (workers/bench/check-handler.ts) decodes and
+ * `queue.process(handler, { threads })`: the handler (bench/workers/check-handler.ts) decodes and
  * checks on pool threads — loss and duplicates; its piscina pool runs tasks in no promised order.
  */
 export function runQueueProcess(label: string, shape: BodyShape, threads: number, limits: LoadLimits): Promise<RunResult> {
@@ -95,7 +95,7 @@ export function runQueueProcess(label: string, shape: BodyShape, threads: number
     const data = createSharedCheck(IN_FLIGHT, limits.maxMessages, shape.size, false);
     setEnvironmentData(CHECK_ENV_KEY, data);
     const check = new SharedSequenceCheck(data);
-    const consumer = queue.process(workerFileUrl('bench/check-handler'), { threads });
+    const consumer = queue.process(compiledFileUrl('bench/workers/check-handler'), { threads });
     const cost = await RowCost.start(broker, false);
     const startedAt = performance.now();
     const sent = await produceBatches(limits, (p, first, count) => queue.sendBatch(makeBatch(shape, p, first, count)));

@@ -15,8 +15,8 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
 import { Bench } from 'tinybench';
 import { allocateRing, attachWriter, RingConsumer, RingReader } from '../src/ring/index.js';
-import { workerFileUrl } from '../src/threads/worker-file.js';
-import type { LatencyReport, PeerData, PeerRole, ThroughputReport } from '../workers/bench/ring-peer.js';
+import { compiledFileUrl } from '../src/threads/worker-file.js';
+import type { LatencyReport, PeerData, PeerRole, ThroughputReport } from './workers/ring-peer.js';
 import { type BenchResult, measureIdleCores, median, quantileSorted, type Suite, type SuiteOptions } from './report.js';
 
 const SIZES = [16, 64, 256, 1024] as const;
@@ -51,7 +51,7 @@ class PeerThread {
   #failure: Error | undefined;
 
   constructor(data: Omit<PeerData, 'start'> & { start: SharedArrayBuffer }, transfer: MessagePort[] = []) {
-    this.worker = new Worker(workerFileUrl('bench/ring-peer'), { workerData: data, transferList: transfer });
+    this.worker = new Worker(compiledFileUrl('bench/workers/ring-peer'), { workerData: data, transferList: transfer });
     this.worker.on('message', (m: { kind: string }) => this.#push(m));
     this.worker.on('error', (error) => {
       this.#failure = error;

@@ -1,6 +1,6 @@
 /**
  * Memory rows: what a queued message costs in resident memory. Each measurement runs in a fresh
- * child process (`node --expose-gc`, workers/bench/rss-child.ts), so that no earlier row's freed
+ * child process (`node --expose-gc`, bench/workers/rss-child.ts), so that no earlier row's freed
  * memory is reused unseen: a broker, one queue with no consumer, `count` 64 B raw messages sent
  * (the load of batch-driver.ts) until `stats().ready` shows them all queued; the process's RSS
  * (every thread: hosts and storage are threads of that process) is read before the first send
@@ -19,7 +19,7 @@ import { type LoadLimits, produceBatches, sum } from './batch-driver.js';
 import { makeBatch } from './bodies.js';
 import { withBroker } from './broker-fixture.js';
 import type { Extra } from './rounds.js';
-import { workerFileUrl } from '../src/threads/worker-file.js';
+import { compiledFileUrl } from '../src/threads/worker-file.js';
 
 export const RSS_BODY_BYTES = 64;
 export const DURABLE_MEMORY_BYTES = 16 * 1024 * 1024;
@@ -79,7 +79,7 @@ export interface RssFigures {
 
 /** rssGrowth in a child process of its own, started with --expose-gc. */
 export function rssGrowthInChild(durable: boolean, count: number, settleMs: number): Promise<RssFigures> {
-  const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(workerFileUrl('bench/rss-child')), String(durable), String(count), String(settleMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(compiledFileUrl('bench/workers/rss-child')), String(durable), String(count), String(settleMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));

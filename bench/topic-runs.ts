@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setEnvironmentData } from 'node:worker_threads';
-import { workerFileUrl } from '../src/threads/worker-file.js';
+import { compiledFileUrl } from '../src/threads/worker-file.js';
 import { IN_FLIGHT, type LoadLimits, produceBatches, sum } from './batch-driver.js';
 import { type BodyShape, makeBatch } from './bodies.js';
 import { withBroker } from './broker-fixture.js';
@@ -66,7 +66,7 @@ export function runTopicSubscribe(label: string, shape: BodyShape, durable: bool
 
 /**
  * `topic.process(handler, { group, threads })`: members on threads of their own, the handler
- * (workers/bench/check-handler.ts) decoding and checking there. TopicProcess has no commit(), so
+ * (bench/workers/check-handler.ts) decoding and checking there. TopicProcess has no commit(), so
  * the clock stops when the last record was handled on a member thread (said in `extra.clock`).
  */
 export function runTopicProcess(label: string, shape: BodyShape, threads: number, limits: LoadLimits, hashRounds = 0): Promise<RunResult> {
@@ -75,7 +75,7 @@ export function runTopicProcess(label: string, shape: BodyShape, threads: number
     const data = { ...createSharedCheck(IN_FLIGHT, limits.maxMessages, shape.size, true), hashRounds };
     setEnvironmentData(CHECK_ENV_KEY, data);
     const check = new SharedSequenceCheck(data);
-    const group = topic.process(workerFileUrl('bench/check-handler'), { group: GROUP, threads, from: 'earliest' });
+    const group = topic.process(compiledFileUrl('bench/workers/check-handler'), { group: GROUP, threads, from: 'earliest' });
     await group.ready;
     const cost = await RowCost.start(broker, false);
     const startedAt = performance.now();

@@ -17,7 +17,7 @@
  * - topic durable {raw,json} 256 B, group of 1     xSqlite, xPostMessage; clock as above
  * - topic.process in memory raw 64 B, a group of 1 on 1 thread, and of 2 members on 2 threads
  *   (`topic.process(handler, { group, threads })`: each member's records handled on its own
- *   thread by workers/bench/check-handler.ts); the group of 2 carries vsGroupOf1. TopicProcess
+ *   thread by bench/workers/check-handler.ts); the group of 2 carries vsGroupOf1. TopicProcess
  *   has no commit(): the clock stops at the last record handled (`extra.clock` says so). The same
  *   two again with a handler that also hashes each body (8 rounds of FNV-1a, ~2 µs of CPU): on 2
  *   cores a second member can only pay off when handling costs well above producing.
@@ -43,7 +43,7 @@ const fastqRow = (shape: BodyShape) => `fastq (peer) ${shapeName(shape)}, main t
 const sqliteRow = (shape: BodyShape) => `SQLite queue (peer) ${shapeName(shape)}, WAL, synchronous=FULL`;
 const processRow = (members: number, hashRounds = 0) =>
   `topic.process in memory ${shapeName(RAW64)}, ${PARTITIONS} partitions, ${hashRounds > 0 ? `a handler hashing each body (${hashRounds} rounds of FNV-1a, ~2 µs), ` : ''}group of ${members} on ${members} thread${members > 1 ? 's' : ''}`;
-/** The CPU-heavy handler's work: rounds of FNV-1a over the 64 B body, ~2 µs a record on this machine (workers/bench/check-handler.ts). */
+/** The CPU-heavy handler's work: rounds of FNV-1a over the 64 B body, ~2 µs a record on this machine (bench/workers/check-handler.ts). */
 const HASH_ROUNDS = 8;
 
 async function rows(): Promise<RowSpec[]> {

@@ -3,7 +3,7 @@
  * <durable> <count> <settleMs>` measures RSS growth per queued message in a process of its own
  * and prints the figures as one JSON line.
  */
-import { rssGrowth } from '../../bench/rss-growth.js';
+import { rssGrowth } from '../rss-growth.js';
 
 const [durable, count, settleMs] = process.argv.slice(2);
 const figures = await rssGrowth(durable === 'true', Number(count), Number(settleMs));

@@ -1,6 +1,6 @@
 /**
  * Benchmark actor for `baton bench actor`: the counter-actor fixture's approach cut to what the
- * benchmark needs, and shipped (dist/workers/bench/) so that the suite runs in the installed
+ * benchmark needs, and shipped (dist/bench/workers/) so that the suite runs in the installed
  * package. Record types:
  *   NOTE  counted in memory only, no log write: dispatch cost alone
  *   ADD   appended to the actor's log (one record, the payload as value), then counted

@@ -7,8 +7,8 @@
  * a failed handler too.
  */
 import { getEnvironmentData } from 'node:worker_threads';
-import { readBody } from '../../bench/bodies.js';
-import { CHECK_ENV_KEY, type SharedCheckData, SharedSequenceCheck } from '../../bench/sequence-check.js';
+import { readBody } from '../bodies.js';
+import { CHECK_ENV_KEY, type SharedCheckData, SharedSequenceCheck } from '../sequence-check.js';
 import { threadUsage } from '../../src/threads/thread-usage.js';
 
 const data = getEnvironmentData(CHECK_ENV_KEY) as SharedCheckData | undefined;
