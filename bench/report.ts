@@ -2,7 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 /**
- * The shape `baton bench --json` prints (API.md):
+ * The shape `baton bench --json` prints (docs/api.md):
  * `{ suite, results: [{ name, messages, msgsPerSec, mbPerSec, p50Us, p99Us }], machine }`.
  * Peers (postMessage, ringbuf.js, brokers) are results of their own, measured in the same run.
  */

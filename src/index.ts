@@ -1,7 +1,7 @@
 /**
  * Baton's public entry: everything users program against is exported here, and nothing else is
- * reachable (package.json `exports`). The broker (queues, topics, exchanges) will be built on
- * the actor runtime exported below; custom actors can use the runtime directly today.
+ * reachable (package.json `exports`). The contract is docs/api.md. The broker (queues, topics,
+ * exchanges) runs on the actor runtime exported below, which custom actors can use directly.
  */
 export { Broker, type BrokerOptions, type QueueDeclareOptions } from './broker/broker.js';
 export { Queue, type BatchItem, type SendOptions } from './broker/queue/queue.js';

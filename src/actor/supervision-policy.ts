@@ -1,7 +1,7 @@
 /**
  * A supervisor's policy: restart intensity (OTP's intensity and period), Akka's backoff, and the
- * strategy, with Baton's defaults and their validation. Defaults follow research/actors-wal.md
- * §1.2 for queue and partition actors: 5 restarts per 30 s (the OTP guide's example), backoff
+ * strategy, with Baton's defaults and their validation. Defaults for queue and partition actors
+ * (docs/actors.md): 5 restarts per 30 s (the OTP design principles' example), backoff
  * 100 ms to 10 s with 20 % jitter, reset after 30 s up, one_for_one.
  */
 import { InvalidArgumentError } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * `Broker`: what users program against (API.md). It starts the actor runtime (supervisor,
+ * `Broker`: what users program against (docs/api.md). It starts the actor runtime (supervisor,
  * hosts, storage threads) and turns queues into actors on it. Events:
  *   'restart'      { actor, reason, attempt }   an actor was restarted by its supervisor
  *   'dead-letter'  { queue, id, reason }         a message left a queue for its dead-letter queue

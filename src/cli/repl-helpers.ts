@@ -20,7 +20,7 @@ export interface ReplIo {
 
 /** What `.help` prints about the helpers: signature and one line each. */
 export const HELPER_DOCS: readonly [signature: string, about: string][] = [
-  ['broker', 'the started Broker (API.md): broker.queue(), broker.stats(), broker.on(...), broker.close()'],
+  ['broker', 'the started Broker (docs/api.md): broker.queue(), broker.stats(), broker.on(...), broker.close()'],
   ['queue(name, opts?)', 'declare (or get) a queue; opts as broker.queue: durable, codec, maxPriority, deadLetter, ...'],
   ['topic(name, opts?)', 'declare a topic (when this build has topics)'],
   ['exchange(name, type, opts?)', 'declare an exchange (when this build has exchanges)'],

@@ -55,7 +55,7 @@
  *
  * Positions (`TAIL`, `HEAD`) are byte counters that wrap at 2^32 and are stored as int32; the
  * index into the data area is `position & (capacity - 1)`, and `(tail - head) >>> 0` is the
- * number of bytes in use. 32-bit counters avoid BigInt (research/ring.md, pitfall 4); 2^32 is
+ * number of bytes in use. 32-bit counters avoid BigInt (docs/ring.md); 2^32 is
  * a multiple of every capacity, so wrapping the counter never moves the index.
  */
 import assert from 'node:assert';

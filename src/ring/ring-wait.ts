@@ -17,7 +17,7 @@
  * record's length, not TAIL.
  *
  * Wakers call `notify` only when a waiter is announced: notify takes a process-wide lock in V8
- * (research/ring.md, pitfall 2), so a busy ring with a running consumer never pays for it.
+ * (docs/ring.md), so a busy ring with a running consumer never pays for it.
  */
 import {
   CONSUMER_PARKED,

@@ -1,4 +1,4 @@
-// Proves that `baton bench actor --quick --json` prints one document in API.md's shape with every
+// Proves that `baton bench actor --quick --json` prints one document in the shape of docs/api.md with every
 // row of the suite: dispatch with NOTE records for 1, 16 and 256 actors and with ADD records (the
 // log path), each saying which side was the bottleneck; restart after a throw and after a host
 // exit, with p50/p99 and the configured backoff; the idle rows with CPU in cores and memory per
@@ -20,7 +20,7 @@ interface Row {
 }
 
 describe('cli - bench actor', () => {
-  it('cli - bench actor --quick --json prints every row in the API.md shape', () => {
+  it('cli - bench actor --quick --json prints every row in the shape of docs/api.md', () => {
     const result = spawnSync(process.execPath, [cli, 'bench', 'actor', '--quick', '--json'], { encoding: 'utf8', timeout: 240_000 });
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { suite: string; results: Row[]; machine: { node: string; cpus: number } };

@@ -1,4 +1,4 @@
-// Proves `baton bench peers --quick --json --plot FILE`: one document in API.md's shape where
+// Proves `baton bench peers --quick --json --plot FILE`: one document in the shape of docs/api.md where
 // every broker peer (NATS core, JetStream, RabbitMQ, Redis Streams, BullMQ) has a publish and a
 // consume row that is either measured or listed as skipped with a reason (never a failure),
 // Baton's rows carry the ratio to each measured peer, and the plot is a well-formed SVG with a

@@ -1,8 +1,8 @@
-// Proves that `baton bench queue topic --quick --json` prints one document per suite in API.md's
-// shape, with every row of the queue and topic suites (bench/queue.ts, bench/topic.ts) either
-// measured — its bodies decoded and checked, or the run would have failed — or, for a peer that is
-// not installed (fastq, better-sqlite3) or an API not there yet (queue.consumeBatch), listed as
-// skipped; and that each Baton row carries its ratio to every relevant peer measured in the same
+// Proves that `baton bench queue topic --quick --json` prints one document per suite in the
+// shape docs/api.md gives, with every row of the queue and topic suites (bench/queue.ts,
+// bench/topic.ts) either measured — its bodies decoded and checked, or the run would have
+// failed — or, for a peer that is not installed (fastq, better-sqlite3) or an API not there
+// yet (queue.consumeBatch), listed as skipped; and that each Baton row carries its ratio to every relevant peer measured in the same
 // run, its CPU and GC figures, and (latency, memory rows) its own figures. Figures are not
 // asserted: speed lives in bench/.
 import { spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// Proves that `baton bench ring --json` prints one document in API.md's shape, with every
+// Proves that `baton bench ring --json` prints one document in the shape of docs/api.md, with every
 // transport, every message size, the latency and idle rows, and the peers beside Baton, all
 // measured in the same run; and that bad arguments fail with a message and exit code 2, without
 // a stack trace. Figures are not asserted: speed lives in bench/, not in tests.
@@ -10,7 +10,7 @@ const cli = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url)
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 240_000 });
 
 describe('cli - bench ring', () => {
-  it('cli - bench ring --quick --json prints the API.md shape with all peers', () => {
+  it('cli - bench ring --quick --json prints the shape of docs/api.md with all peers', () => {
     const result = run('bench', 'ring', '--quick', '--json');
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as {
