@@ -18,7 +18,7 @@ import { compiledFileUrl } from '../threads/worker-file.js';
 import { NodeFileLayer } from '../wal/file-layer.js';
 import { type CodecName, getCodec } from './codec.js';
 import { DeclarationStore } from './declaration-store.js';
-import { type DeclaredOptions, describeMismatch, differingOptions } from './declared-options.js';
+import { type DeclaredOptions, mismatchMessage } from './declared-options.js';
 import { validateDestinationName } from './names.js';
 import { Exchange, type ExchangeHost, fetchBindings } from './exchange.js';
 import type { ExchangeActorOptions } from './exchange-actor.js';
@@ -402,8 +402,6 @@ export class Broker extends EventEmitter {
 
 /** A queue redeclared must have the options it has (`where`: in this broker, or recorded in the data directory). */
 function assertSameQueueOptions(name: string, existing: DeclaredOptions, declared: DeclaredOptions, where: string): void {
-  const differing = differingOptions(existing, declared);
-  if (differing.length === 0) return;
-  const { differences, remedy } = describeMismatch(existing, declared, differing);
-  throw new QueueMismatchError(`queue "${name}" exists with other options ${where}: ${differences}; ${remedy}, or delete it first (queue.delete(), which drops its messages)`);
+  const mismatch = mismatchMessage(`queue "${name}"`, existing, declared, where);
+  if (mismatch !== null) throw new QueueMismatchError(`${mismatch}, or delete it first (queue.delete(), which drops its messages)`);
 }

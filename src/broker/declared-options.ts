@@ -5,12 +5,10 @@
  * process and one after a restart (against the options recorded in the data directory,
  * declaration-store.ts), so that both call the same options "differing".
  */
-import assert from 'node:assert/strict';
-
 export type DeclaredOptions = Readonly<Record<string, string | number | boolean>>;
 
 /** The options whose values differ, absent on one side counting as different from any value; sorted. */
-export function differingOptions(recorded: DeclaredOptions, declared: DeclaredOptions): string[] {
+function differingOptions(recorded: DeclaredOptions, declared: DeclaredOptions): string[] {
   const keys = new Set([...Object.keys(recorded), ...Object.keys(declared)]);
   return [...keys].filter((key) => recorded[key] !== declared[key]).sort();
 }
@@ -20,14 +18,17 @@ function shown(value: string | number | boolean | undefined): string {
 }
 
 /**
- * What differs and what to do, for a mismatch error: `maxPriority is 9, declared 2; declare it
- * with maxPriority 9` (`... without maxBytes` for one it was declared without). `differing` must not be empty.
+ * Null when `declared` matches `recorded`; else what differs and what to do, for a mismatch
+ * error: `queue "jobs" exists with other options <where>: maxPriority is 9, declared 2; declare
+ * it with maxPriority 9` (`... without maxBytes` for one it was declared without). `subject`
+ * names the queue or topic; `where`: in this broker, or recorded in the data directory.
  */
-export function describeMismatch(recorded: DeclaredOptions, declared: DeclaredOptions, differing: readonly string[]): { differences: string; remedy: string } {
-  assert.ok(differing.length > 0, 'a mismatch names at least one differing option');
+export function mismatchMessage(subject: string, recorded: DeclaredOptions, declared: DeclaredOptions, where: string): string | null {
+  const differing = differingOptions(recorded, declared);
+  if (differing.length === 0) return null;
   const differences = differing.map((key) => `${key} is ${shown(recorded[key])}, declared ${shown(declared[key])}`).join('; ');
   const given = differing.filter((key) => recorded[key] !== undefined).map((key) => `${key} ${shown(recorded[key])}`);
   const unset = differing.filter((key) => recorded[key] === undefined);
   const remedy = [given.length > 0 ? `with ${given.join(', ')}` : '', unset.length > 0 ? `without ${unset.join(', ')}` : ''].filter((part) => part !== '').join(' and ');
-  return { differences, remedy: `declare it ${remedy}` };
+  return `${subject} exists with other options ${where}: ${differences}; declare it ${remedy}`;
 }

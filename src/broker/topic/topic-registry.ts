@@ -9,7 +9,7 @@ import { InvalidArgumentError, TopicMismatchError } from '../../errors.js';
 import { compiledFileUrl } from '../../threads/worker-file.js';
 import { CODEC_NAMES, type CodecName, getCodec } from '../codec.js';
 import type { DeclarationStore } from '../declaration-store.js';
-import { type DeclaredOptions, describeMismatch, differingOptions } from '../declared-options.js';
+import { type DeclaredOptions, mismatchMessage } from '../declared-options.js';
 import { validateDestinationName } from '../names.js';
 import { GroupCoordinator } from './group-coordinator.js';
 import { Topic, type TopicHost } from './topic.js';
@@ -202,8 +202,6 @@ export class TopicRegistry {
 
 /** A topic redeclared must have the options it has (`where`: in this broker, or recorded in the data directory). */
 function assertSameTopicOptions(name: string, existing: DeclaredOptions, declared: DeclaredOptions, where: string): void {
-  const differing = differingOptions(existing, declared);
-  if (differing.length === 0) return;
-  const { differences, remedy } = describeMismatch(existing, declared, differing);
-  throw new TopicMismatchError(`topic "${name}" exists with other options ${where}: ${differences}; ${remedy}: a topic keeps the options it was created with, so use another name for other options`);
+  const mismatch = mismatchMessage(`topic "${name}"`, existing, declared, where);
+  if (mismatch !== null) throw new TopicMismatchError(`${mismatch}: a topic keeps the options it was created with, so use another name for other options`);
 }
