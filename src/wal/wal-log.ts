@@ -303,11 +303,19 @@ export class WalLog implements ActorLog {
     return new CorruptLogError(`corrupt WAL segment ${segment.path} at byte offset ${row.position}: ${reason} (read back for log "${this.name}")`);
   }
 
-  /** Checks that a header read back is the opaque batch the directory row expects. */
-  #expectOpaque(segment: Segment, row: BatchLocation, header: BatchHeader): void {
+  /** The header of the opaque batch `row` names, read at `buf[at]`; anything else there is corruption. */
+  #opaqueHeader(segment: Segment, row: BatchLocation, buf: Uint8Array, at: number): BatchHeader {
+    let header: BatchHeader;
+    try {
+      header = readBatchHeader(buf, at);
+    } catch (error) {
+      if (error instanceof MalformedError) throw this.#corrupt(segment, row, error.message);
+      throw error;
+    }
     if (header.logName !== this.name || header.logBaseOffset !== row.logBaseOffset || header.batchLength !== row.length || (header.attributes & BATCH_ATTR_OPAQUE) === 0 || header.recordCount !== row.span) {
       throw this.#corrupt(segment, row, `expected an opaque batch of "${this.name}" at offset ${row.logBaseOffset} (${row.span} messages, ${row.length} bytes), found "${header.logName}" at ${header.logBaseOffset} (${header.recordCount} records, ${header.batchLength} bytes, attributes ${header.attributes})`);
     }
+    return header;
   }
 
   /**
@@ -341,14 +349,7 @@ export class WalLog implements ActorLog {
       window = read.window;
       // The name's length first: the header reader takes the name from the bytes read.
       if (readU16(read.buf, read.at + BATCH_LOG_NAME_BYTES_OFFSET) !== state.nameBytes.byteLength) throw this.#corrupt(segment, row, 'the log name length differs from the directory\'s');
-      let header: BatchHeader;
-      try {
-        header = readBatchHeader(read.buf, read.at);
-      } catch (error) {
-        if (error instanceof MalformedError) throw this.#corrupt(segment, row, error.message);
-        throw error;
-      }
-      this.#expectOpaque(segment, row, header);
+      const header = this.#opaqueHeader(segment, row, read.buf, read.at);
       const headStart = read.at + bodyStart;
       yield {
         baseOffset: row.logBaseOffset,
@@ -400,14 +401,7 @@ export class WalLog implements ActorLog {
       window = read.window;
       const check = checkBatch(read.buf, read.at, row.length, this.#core.batchBytesMax);
       if (!check.ok) throw this.#corrupt(segment, row, check.reason);
-      let header: BatchHeader;
-      try {
-        header = readBatchHeader(read.buf, read.at);
-      } catch (error) {
-        if (error instanceof MalformedError) throw this.#corrupt(segment, row, error.message);
-        throw error;
-      }
-      this.#expectOpaque(segment, row, header);
+      this.#opaqueHeader(segment, row, read.buf, read.at);
       this.#core.assertOpen();
       target.set(read.buf.subarray(read.at + bodyStart, read.at + row.length), at);
       batches.push({ baseOffset: row.logBaseOffset, count: row.span, at, length: bodyBytes });
