@@ -130,6 +130,22 @@ export interface StorageStats {
   durable: boolean;
   /** The WAL writer's counters (durable storage): rounds written, fdatasyncs, batches and bytes. */
   writer: { rounds: number; writes: number; datasyncs: number; batches: number; bytes: number } | null;
+  /** What the maintenance passes (retention, reclaim, compaction) did so far. */
+  maintenance: MaintenanceStats;
+}
+
+/** Counters of the maintenance passes, for tests and stats. */
+export interface MaintenanceStats {
+  passes: number;
+  failures: number;
+  segmentsDeleted: number;
+  segmentsCompacted: number;
+  recordsRemoved: number;
+  /** Segments rewritten or deleted because most of their batches were dead (reclaim.ts). */
+  segmentsReclaimed: number;
+  /** Bytes those rewrites freed. */
+  bytesReclaimed: number;
+  lastError: string | null;
 }
 
 export interface StorageServiceApi {

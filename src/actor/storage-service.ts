@@ -51,6 +51,7 @@ import {
   READ_INTO_MAX_BYTES,
   STORAGE_ACK_RANGES,
   STORAGE_ACKNOWLEDGE,
+  type MaintenanceStats,
   STORAGE_APPEND,
   STORAGE_APPEND_ARENA,
   STORAGE_CONFIRMED,
@@ -102,16 +103,6 @@ function failurePayload(error: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(serializeError(error)));
 }
 
-/** Counters of the maintenance passes, for tests and stats. */
-export interface MaintenanceStats {
-  passes: number;
-  failures: number;
-  segmentsDeleted: number;
-  segmentsCompacted: number;
-  recordsRemoved: number;
-  lastError: string | null;
-}
-
 interface HostLink {
   consumer: RingConsumer;
   responses: RingWriter;
@@ -127,7 +118,7 @@ export class StorageService implements StorageServiceApi {
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | null = null;
   #pass: Promise<void> | null = null;
-  readonly #maintenance: MaintenanceStats = { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, lastError: null };
+  readonly #maintenance: MaintenanceStats = { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, segmentsReclaimed: 0, bytesReclaimed: 0, lastError: null };
   #closed = false;
   /** The shared arena, or null when the broker gave none (arena requests then fail). */
   readonly #arena: Arena | null;
@@ -198,6 +189,8 @@ export class StorageService implements StorageServiceApi {
     this.#maintenance.segmentsDeleted += result.retention.segmentsDeleted;
     this.#maintenance.segmentsCompacted += result.compaction.segmentsRewritten;
     this.#maintenance.recordsRemoved += result.compaction.recordsRemoved;
+    this.#maintenance.segmentsReclaimed += result.reclaim.segmentsRewritten + result.reclaim.segmentsDeleted;
+    this.#maintenance.bytesReclaimed += result.reclaim.bytesBefore - result.reclaim.bytesAfter;
   }
 
   /** Writes every open log's start offset, then its removal count, for the hosts to read. */
@@ -217,7 +210,12 @@ export class StorageService implements StorageServiceApi {
 
   stats(): StorageStats {
     const storage = this.#storage as ActorStorage & { stats?: () => { writer: StorageStats['writer'] } };
-    return { tid: threadUsage()?.tid ?? 0, durable: this.#storage.durable, writer: storage.stats === undefined ? null : { ...storage.stats().writer! } };
+    return {
+      tid: threadUsage()?.tid ?? 0,
+      durable: this.#storage.durable,
+      writer: storage.stats === undefined ? null : { ...storage.stats().writer! },
+      maintenance: this.maintenanceStats(),
+    };
   }
 
   attachHost(index: number, connection: StorageConnection): void {

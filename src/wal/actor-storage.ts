@@ -187,6 +187,8 @@ export interface ActorLog {
 /** What one maintenance pass (`ActorStorage.maintain`) did. */
 export interface MaintenanceResult {
   retention: { segmentsDeleted: number; bytesDeleted: number };
+  /** Dead batches removed from the middle of the WAL (reclaim.ts). */
+  reclaim: { segmentsRewritten: number; segmentsDeleted: number; batchesRemoved: number; bytesBefore: number; bytesAfter: number };
   compaction: { segmentsRewritten: number; recordsRemoved: number };
 }
 

@@ -46,6 +46,12 @@ export interface BatchLocation {
   length: number;
   maxTimestampMs: number;
   flags: number;
+  /**
+   * A control batch: the lowest offset it names (an acknowledgement or a delivery count of it).
+   * Reclaim keeps the batch while a message batch from there to its own offset is on disk.
+   * Absent: the batch's own offset (a data batch, or a control batch that names nothing else).
+   */
+  namesFrom?: number;
 }
 
 export class BatchDirectory {
@@ -59,6 +65,7 @@ export class BatchDirectory {
   #length = new Uint32Array(8);
   #maxTs = new Float64Array(8);
   #flags = new Uint8Array(8);
+  #namesFrom = new Float64Array(8);
 
   get count(): number {
     return this.#tail - this.#head;
@@ -80,6 +87,7 @@ export class BatchDirectory {
     this.#length = move(this.#length, (n) => new Uint32Array(n));
     this.#maxTs = move(this.#maxTs, (n) => new Float64Array(n));
     this.#flags = move(this.#flags, (n) => new Uint8Array(n));
+    this.#namesFrom = move(this.#namesFrom, (n) => new Float64Array(n));
     this.#tail = live;
     this.#head = 0;
   }
@@ -99,6 +107,7 @@ export class BatchDirectory {
     this.#length[i] = row.length;
     this.#maxTs[i] = row.maxTimestampMs;
     this.#flags[i] = row.flags;
+    this.#namesFrom[i] = row.namesFrom ?? row.logBaseOffset;
   }
 
   at(index: number): BatchLocation {
@@ -113,6 +122,7 @@ export class BatchDirectory {
       length: this.#length[i]!,
       maxTimestampMs: this.#maxTs[i]!,
       flags: this.#flags[i]!,
+      namesFrom: this.#namesFrom[i]!,
     };
   }
 
@@ -195,6 +205,10 @@ export class LogState {
    * after a restart is the state it had before.
    */
   commitBatch(row: BatchLocation, ackRanges: ReadonlyArray<readonly [number, number]> | null, deliveries: readonly number[] | null): void {
+    let namesFrom = row.logBaseOffset;
+    if (ackRanges !== null) for (const [start] of ackRanges) namesFrom = Math.min(namesFrom, start);
+    if (deliveries !== null) for (let i = 0; i < deliveries.length; i += 2) namesFrom = Math.min(namesFrom, deliveries[i]!);
+    row.namesFrom = namesFrom;
     this.batches.push(row);
     if (deliveries !== null) this.deliveries.record(deliveries, (offset) => this.acked.has(offset));
     if (ackRanges !== null) {

@@ -30,6 +30,8 @@ import type { ActorLogOptions, ActorStorage, MaintenanceResult } from './actor-s
 import { BatonError, ClosedError, InvalidArgumentError, InvalidNameError, StorageFailedError } from '../errors.js';
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { compactLogs, type CompactionResult } from './compaction.js';
+import { reclaimSegments, type ReclaimResult } from './reclaim.js';
+import type { RewriteContext } from './segment-rewrite.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type FileLayer, NodeFileLayer } from './file-layer.js';
 import { LOG_NAME_PATTERN, type LogPolicy, LogState } from './log-state.js';
@@ -161,6 +163,7 @@ function asStorageError(error: unknown, what: string): Error {
 
 export interface WalMaintenanceResult extends MaintenanceResult {
   retention: RetentionResult;
+  reclaim: ReclaimResult;
   compaction: CompactionResult;
 }
 
@@ -414,38 +417,59 @@ export class Wal implements ActorStorage, WalCore {
     });
   }
 
+  /** Rewrites sealed segments that are mostly dead batches, and deletes those wholly dead (reclaim.ts). */
+  reclaim(): Promise<ReclaimResult> {
+    this.assertOpen();
+    return this.serialize(() =>
+      reclaimSegments({
+        ...this.#rewriteContext(),
+        segments: this.#segments,
+        nowMs: this.#nowMs(),
+        writeLogOffsets: () => writeLogOffsets(this.files, this.dataDir, this.#logs),
+      }),
+    );
+  }
+
   /** Compacts the sealed segments of every open log with `compact: true` (compaction.ts). */
   compact(): Promise<CompactionResult> {
     this.assertOpen();
     return this.serialize(async () => {
       const compacted = [...this.#logs.values()].filter((log) => log.policy?.compact === true);
-      return compactLogs({
-        files: this.files,
-        walDir: this.#walDir,
-        batchBytesMax: this.options.batchBytesMax,
-        indexIntervalBytes: this.options.indexIntervalBytes,
-        segments: this.#segments,
-        logs: this.#logs,
-        compacted,
-        nowMs: this.#nowMs(),
-        replace: (old: Segment, next: Segment) => {
-          const i = this.#segments.indexOf(old);
-          this.#segments[i] = next;
-          this.#segmentByBase.set(next.baseLsn, next);
-        },
-        writeIndexFiles: (segment: Segment) => this.#writeIndexFiles(segment),
-      });
+      return compactLogs({ ...this.#rewriteContext(), segments: this.#segments, compacted, nowMs: this.#nowMs() });
     });
+  }
+
+  /** What rewriting a segment in place needs of the WAL (segment-rewrite.ts). */
+  #rewriteContext(): RewriteContext {
+    return {
+      files: this.files,
+      walDir: this.#walDir,
+      batchBytesMax: this.options.batchBytesMax,
+      indexIntervalBytes: this.options.indexIntervalBytes,
+      logs: this.#logs,
+      replace: (old: Segment, next: Segment) => {
+        const i = this.#segments.indexOf(old);
+        this.#segments[i] = next;
+        this.#segmentByBase.set(next.baseLsn, next);
+      },
+      remove: (old: Segment) => {
+        this.#segments.splice(this.#segments.indexOf(old), 1);
+        this.#segmentByBase.delete(old.baseLsn);
+      },
+      writeIndexFiles: (segment: Segment) => this.#writeIndexFiles(segment),
+    };
   }
 
   /**
    * One maintenance pass, as the storage thread runs it on its timer: retention first (segments it
-   * deletes need no compacting), then compaction. Each step runs after the maintenance before it.
+   * deletes need no other work), then reclaiming dead batches, then compaction by key. Each step
+   * runs after the maintenance before it.
    */
   async maintain(): Promise<WalMaintenanceResult> {
     const retention = await this.enforceRetention();
+    const reclaim = await this.reclaim();
     const compaction = await this.compact();
-    return { retention, compaction };
+    return { retention, reclaim, compaction };
   }
 
   stats(): WalStats {

@@ -156,8 +156,10 @@ describe.each(['memory', 'dataDir'] as const)('topic compaction and retention (%
       broker = null;
       const wal = await Wal.open(dataDir!, { retentionCheckIntervalMs: 0 });
       try {
+        // Sealed segments compacted down to nothing were deleted: at least one sealed one and the
+        // segment being written remain.
         const segments = wal.segments();
-        expect(segments.length).toBeGreaterThan(3);
+        expect(segments.length).toBeGreaterThanOrEqual(2);
         const active = segments[segments.length - 1]!.logs.get('topic:changelog/0')!;
         const reread = await readLog(wal, 'topic:changelog/0');
         for (let o = active.firstOffset; o <= active.lastOffset; o++) expect(reread.has(o), `active offset ${o}`).toBe(true);
