@@ -1,7 +1,9 @@
 /**
  * The exchange actor (`exchange:<name>`): the durable owner of an exchange's bindings. Each bind
  * and unbind is appended to its log before it is answered, and a (re)start replays them in
- * order, which rebuilds the same routing table. Publishing does not go through this actor: the
+ * order, which rebuilds the same routing table. Every SNAPSHOT_EVERY changes the whole table is
+ * written as a snapshot, so a restart replays at most that many records and the WAL can reclaim
+ * the older ones (the log is a 'state' log). Publishing does not go through this actor: the
  * broker thread routes with a mirror of the table (exchange.ts), so a publish costs no extra hop.
  *
  * Records (meta: request id, answered by RESULT as for queues):
@@ -12,7 +14,7 @@
 import assert from 'node:assert';
 import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
 import { serializeError } from '../errors.js';
-import { type BindOptions, ExchangeRouter, type ExchangeType } from './exchange-routing.js';
+import { type BindOptions, type ExchangeBinding, ExchangeRouter, type ExchangeType } from './exchange-routing.js';
 import { QueueRecord } from './queue/queue-protocol.js';
 
 export const ExchangeRecord = Object.freeze({
@@ -32,6 +34,9 @@ interface BindingChange {
   options: BindOptions;
 }
 
+/** Binding changes between snapshots of the table. */
+const SNAPSHOT_EVERY = 100;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -42,9 +47,14 @@ export function createActor(options: unknown): ActorBehavior {
   const answer = (context: ActorContext, meta: number, result: unknown) => {
     if (meta !== 0) context.reply(QueueRecord.RESULT, encoder.encode(JSON.stringify(result)), meta);
   };
+  let sinceSnapshot = 0;
   return {
     async start(context) {
-      for await (const record of context.log.replay()) {
+      const snapshot = await context.log.readSnapshot();
+      if (snapshot !== null) {
+        for (const { destination, ...options } of JSON.parse(decoder.decode(snapshot.state)) as ExchangeBinding[]) router.bind(destination, options);
+      }
+      for await (const record of context.log.replay(snapshot === null ? {} : { fromOffset: snapshot.offset })) {
         if (record.value !== null) apply(JSON.parse(decoder.decode(record.value)) as BindingChange);
       }
     },
@@ -64,7 +74,13 @@ export function createActor(options: unknown): ActorBehavior {
           }
           // A failed append fails the actor (it throws out of receive): the restart replays the
           // log, so the table never holds a binding the log does not.
-          if (changed) await context.log.append([{ value: encoder.encode(JSON.stringify(change)) }]);
+          if (changed) {
+            const { lastOffset } = await context.log.append([{ value: encoder.encode(JSON.stringify(change)) }]);
+            if (++sinceSnapshot >= SNAPSHOT_EVERY) {
+              sinceSnapshot = 0;
+              await context.log.writeSnapshot({ offset: lastOffset + 1, state: encoder.encode(JSON.stringify(router.bindings())) });
+            }
+          }
           return answer(context, meta, { ok: true, value: { changed } });
         }
         case ExchangeRecord.BINDINGS:
