@@ -15,6 +15,8 @@
  * - WAL append, one record per append, 4 writers x 256 in flight: group commit with no batching
  *   by the caller (the per-append cost).
  * - recovery scan MB/s: opening the largest directory written above (full CRC verification).
+ * - churn (wal-churn.ts): a queue consumed as it fills beside logs that keep a little; the data
+ *   directory's size after each maintenance pass.
  *
  * msgs/s and MB/s count payload bytes (1 MB = 10^6 B); p50/p99 are append-to-confirm latencies.
  */
@@ -26,6 +28,7 @@ import type { RecordInput } from '../src/wal/actor-storage.js';
 import { Wal } from '../src/wal/wal.js';
 import type { FsyncPolicy } from '../src/wal/wal-writer.js';
 import { type BenchResult, median, quantileSorted, type Suite, type SuiteOptions } from './report.js';
+import { churnRow } from './wal-churn.js';
 
 const SIZES = [64, 256, 1024] as const;
 const POLICIES: FsyncPolicy[] = ['always', 'interval', 'never'];
@@ -210,5 +213,7 @@ export const walSuite: Suite = async (options) => {
   } finally {
     rmSync(recoveryDir, { recursive: true, force: true });
   }
+  options.log('  churn ...');
+  results.push(await churnRow(options));
   return results;
 };
