@@ -17,6 +17,7 @@ import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring
 import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
 import type { StorageWorkerData } from './storage-service.js';
+import type { StorageFaultRule } from './storage-protocol.js';
 import { RUNTIME_INBOX_READER } from './event-loop-reader.js';
 import { PendingRequests } from './pending-requests.js';
 import {
@@ -51,6 +52,8 @@ export interface ActorRuntimeOptions extends RuntimeTuning {
    * 4096 .. 2^32-1; default 64 MiB.
    */
   segmentBytesMax?: number;
+  /** For resilience tests: `storageFaults` opens the WAL on a file layer that `faults.failStorage` can make fail. */
+  testing?: { storageFaults?: boolean };
 }
 
 function checkInteger(name: string, value: unknown, min: number, max: number): void {
@@ -135,6 +138,7 @@ export class ActorRuntime extends EventEmitter {
         ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
       },
       ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
+      ...(options.testing?.storageFaults === true ? { faultInjection: true } : {}),
     };
     const thread = await startThread('supervisor', {
         workers,
@@ -269,6 +273,16 @@ export class ActorRuntime extends EventEmitter {
     stallWorker: (index: number, ms: number) => {
       this.#assertOpen();
       return this.#supervisor.stallWorker(index, ms);
+    },
+    /** Matching file calls of the storage fail with EIO or ENOSPC (start with testing: { storageFaults: true }). */
+    failStorage: (rule: StorageFaultRule) => {
+      this.#assertOpen();
+      return this.#supervisor.failStorage(rule);
+    },
+    /** The injected storage faults are gone: the "disk" works again. */
+    healStorage: () => {
+      this.#assertOpen();
+      return this.#supervisor.healStorage();
     },
   };
 

@@ -35,6 +35,7 @@
  * Requests of one host are served in ring order, so appends (APPEND and APPEND_ARENA alike) of
  * a log are confirmed in the order they were made, however many are in flight.
  */
+import type { FaultRule } from '../wal/faulty-file-layer.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { ActorLogOptions, ActorSnapshot, BatchHead, LogKind, LogRecord } from '../wal/actor-storage.js';
 
@@ -132,6 +133,8 @@ export interface StorageStats {
   writer: { rounds: number; writes: number; datasyncs: number; batches: number; bytes: number } | null;
   /** What the maintenance passes (retention, reclaim, compaction) did so far. */
   maintenance: MaintenanceStats;
+  /** 'failed' from a storage error until the log is reopened; failures and recoveries so far. */
+  health: { state: 'ok' | 'failed'; failures: number; recoveries: number; lastFailure: string | null };
 }
 
 /** Counters of the maintenance passes, for tests and stats. */
@@ -148,9 +151,25 @@ export interface MaintenanceStats {
   lastError: string | null;
 }
 
+/**
+ * What the storage thread tells the supervisor: its log failed (a write or fsync error: EIO,
+ * ENOSPC, ...; every request is then refused with BATON_STORAGE_FAILED), or it was reopened and
+ * recovered from what is on disk (every open log handle serves again).
+ */
+export type StorageEvent = { type: 'failed'; reason: string } | { type: 'recovered'; reason: string; attempts: number; downMs: number };
+
+/** A storage fault to inject (Broker.start({ testing: { storageFaults: true } })): src/wal/faulty-file-layer.ts. */
+export type StorageFaultRule = FaultRule;
+
 export interface StorageServiceApi {
   readonly durable: boolean;
   stats(): StorageStats;
+  /** Calls `listener` (a comlink proxy) with every StorageEvent from now on. */
+  subscribe(listener: (event: StorageEvent) => void): void;
+  /** Makes matching file calls fail from now on; only with fault injection enabled at start. */
+  injectFault(rule: StorageFaultRule): void;
+  /** Removes every injected fault: the "disk" works again. */
+  clearFaults(): void;
   /** Starts serving a host (a new one, or the replacement of a dead one) on these rings and port. */
   attachHost(index: number, connection: StorageConnection): void;
   close(): Promise<void>;

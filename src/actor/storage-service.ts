@@ -20,7 +20,7 @@
  */
 import assert from 'node:assert/strict';
 import { expose } from 'comlink';
-import { ClosedError, InvalidArgumentError, NotFoundError, serializeError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, NotFoundError, serializeError, StorageFailedError } from '../errors.js';
 import { Arena } from '../log/arena.js';
 import { attachWriter, RingConsumer, RingReader, type RingRecord, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
@@ -30,6 +30,7 @@ import { EVENT_LOOP_READER } from './event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
 import { BATCH_HEADER_BYTES, type BatchPlan, encodeBatch, planBatch } from '../wal/record-batch.js';
 import { READ_INTO_BATCHES_MAX } from '../wal/wal-log.js';
+import type { FaultyFileLayer } from '../wal/faulty-file-layer.js';
 import type { WalOptions } from '../wal/wal.js';
 import {
   APPEND_ARENA_ADDRESS,
@@ -62,6 +63,8 @@ import {
   STORAGE_READ_INTO,
   STORAGE_RECORDS,
   type StorageConnection,
+  type StorageEvent,
+  type StorageFaultRule,
   type StorageHostApi,
   type StorageServiceApi,
   type StorageStats,
@@ -78,6 +81,22 @@ export interface StorageServiceOptions {
   compactionIntervalMs?: number;
   /** The broker's arena (a growable SharedArrayBuffer): needed by APPEND_ARENA and READ_INTO. */
   arena?: SharedArrayBuffer;
+  /**
+   * Opens the storage again after it failed (a data directory's WAL: recovery reads what is
+   * really on disk). Absent: a failure is final (memory storage never fails this way).
+   */
+  reopen?: () => Promise<ActorStorage>;
+  /** Takes injected faults (`injectFault`); absent: fault injection is off. */
+  faults?: FaultyFileLayer;
+}
+
+/** Backoff between attempts to reopen failed storage: 100 ms doubling to 5 s. */
+const REOPEN_BACKOFF_MS: readonly [min: number, max: number] = [100, 5000];
+
+/** Whether `error` is the storage failing (the WAL's writer stopped, or a file call's EIO/ENOSPC). */
+function isStorageFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'BATON_STORAGE_FAILED' || code === 'EIO' || code === 'ENOSPC' || code === 'EROFS' || code === 'EDQUOT';
 }
 
 /** What the storage thread (workers/storage.ts) is started with. */
@@ -88,6 +107,8 @@ export interface StorageWorkerData {
   compactionIntervalMs?: number;
   /** The broker's arena (src/log/arena.ts), shared: queues' opaque batches are copied from and into it. */
   arena?: SharedArrayBuffer;
+  /** Open the WAL on a FaultyFileLayer and take `injectFault` (Broker.start({ testing: { storageFaults } })). */
+  faultInjection?: boolean;
 }
 
 /** A COPIED answer stays within a response record, whatever a READ_INTO copied. */
@@ -109,8 +130,16 @@ interface HostLink {
 }
 
 export class StorageService implements StorageServiceApi {
-  readonly #storage: ActorStorage;
+  #storage: ActorStorage;
   readonly #logs: ActorLog[] = [];
+  /** What each handle's log was opened with: a reopened storage opens them again. */
+  readonly #logOptions: (ActorLogOptions | undefined)[] = [];
+  readonly #listeners: ((event: StorageEvent) => void)[] = [];
+  readonly #reopen: (() => Promise<ActorStorage>) | null;
+  readonly #faults: FaultyFileLayer | null;
+  /** Set from a storage failure until the storage is reopened; every request is refused meanwhile. */
+  #failure: { reason: string; sinceMs: number } | null = null;
+  readonly #health = { failures: 0, recoveries: 0, lastFailure: null as string | null };
   readonly #handles = new Map<string, number>();
   readonly #links = new Map<number, HostLink>();
   /** Per handle: the trim state shared with the hosts (TRIM_* slots). */
@@ -127,6 +156,8 @@ export class StorageService implements StorageServiceApi {
     this.#storage = storage;
     this.#intervalMs = options.compactionIntervalMs ?? COMPACTION_INTERVAL_MS_DEFAULT;
     this.#arena = options.arena === undefined ? null : new Arena(options.arena);
+    this.#reopen = options.reopen ?? null;
+    this.#faults = options.faults ?? null;
     this.#schedule();
   }
 
@@ -173,6 +204,8 @@ export class StorageService implements StorageServiceApi {
   }
 
   async #runPass(): Promise<void> {
+    // Failed storage is being reopened: the next pass runs on the new one.
+    if (this.#failure !== null) return;
     let result: MaintenanceResult;
     try {
       result = await this.#storage.maintain!();
@@ -215,7 +248,85 @@ export class StorageService implements StorageServiceApi {
       durable: this.#storage.durable,
       writer: storage.stats === undefined ? null : { ...storage.stats().writer! },
       maintenance: this.maintenanceStats(),
+      health: { state: this.#failure === null ? 'ok' : 'failed', ...this.#health },
     };
+  }
+
+  subscribe(listener: (event: StorageEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  injectFault(rule: StorageFaultRule): void {
+    if (this.#faults === null) throw new InvalidArgumentError('storage fault injection is off: start the broker with testing: { storageFaults: true } (and a dataDir)');
+    this.#faults.inject(rule);
+  }
+
+  clearFaults(): void {
+    this.#faults?.clear();
+  }
+
+  #emit(event: StorageEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener on the other side of a port: its failure is its own.
+      }
+    }
+  }
+
+  /**
+   * The storage failed (fsyncgate: the WAL's writer stops for good after a write or fsync
+   * error). Refuse every request from now on, tell the supervisor, and reopen the storage in the
+   * background: recovery reads what is really on disk.
+   */
+  #onFailure(error: unknown): void {
+    if (this.#failure !== null || this.#closed || this.#reopen === null || !isStorageFailure(error)) return;
+    const reason = (error as Error).message ?? String(error);
+    this.#failure = { reason, sinceMs: Date.now() };
+    this.#health.failures += 1;
+    this.#health.lastFailure = reason;
+    this.#emit({ type: 'failed', reason });
+    void this.#recover();
+  }
+
+  /** Closes the failed storage, then reopens it with backoff until it opens and every open log opens again in it. */
+  async #recover(): Promise<void> {
+    // A pass in progress finishes (or fails) first: it holds the storage.
+    await this.#pass?.catch(() => undefined);
+    await this.#storage.close().catch(() => undefined);
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) return;
+      try {
+        const storage = await this.#reopen!();
+        let logs: ActorLog[];
+        try {
+          logs = [];
+          for (let handle = 0; handle < this.#logs.length; handle++) logs.push(await storage.openLog(this.#logs[handle]!.name, this.#logOptions[handle]));
+        } catch (error) {
+          await storage.close().catch(() => undefined);
+          throw error;
+        }
+        if (this.#closed) {
+          await storage.close().catch(() => undefined);
+          return;
+        }
+        this.#storage = storage;
+        logs.forEach((log, handle) => {
+          this.#logs[handle] = log;
+          this.#writeTrim(handle, log);
+        });
+        const downMs = Date.now() - this.#failure!.sinceMs;
+        const reason = this.#failure!.reason;
+        this.#failure = null;
+        this.#health.recoveries += 1;
+        this.#emit({ type: 'recovered', reason, attempts: attempt, downMs });
+        return;
+      } catch (error) {
+        this.#health.lastFailure = (error as Error).message ?? String(error);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(REOPEN_BACKOFF_MS[1], REOPEN_BACKOFF_MS[0] * 2 ** (attempt - 1))));
+      }
+    }
   }
 
   attachHost(index: number, connection: StorageConnection): void {
@@ -243,7 +354,14 @@ export class StorageService implements StorageServiceApi {
     await this.#storage.close();
   }
 
+  #assertHealthy(): void {
+    if (this.#failure !== null) {
+      throw new StorageFailedError(`the log failed (${this.#failure.reason}) and is being reopened; retry after the broker's 'storage-recovered' event`);
+    }
+  }
+
   #log(handle: number): ActorLog {
+    this.#assertHealthy();
     const log = this.#logs[handle];
     if (log === undefined) throw new NotFoundError(`no log with handle ${handle}`);
     return log;
@@ -257,12 +375,14 @@ export class StorageService implements StorageServiceApi {
   #hostApi(): StorageHostApi {
     return {
       openLog: async (name: string, options?: ActorLogOptions) => {
+        this.#assertHealthy();
         let handle = this.#handles.get(name);
         if (handle === undefined) {
           const log = await this.#storage.openLog(name, options);
           handle = this.#handles.get(name);
           if (handle === undefined) {
             handle = this.#logs.push(log) - 1;
+            this.#logOptions[handle] = options;
             this.#trims[handle] = new BigInt64Array(new SharedArrayBuffer(TRIM_SLOTS * 8));
             this.#writeTrim(handle, log);
             this.#handles.set(name, handle);
@@ -454,7 +574,10 @@ export class StorageService implements StorageServiceApi {
         const answer = new Float64Array([baseOffset, lastOffset]);
         return responses.write(STORAGE_CONFIRMED, generation, new Uint8Array(answer.buffer), requestId);
       },
-      (error: unknown) => responses.write(STORAGE_FAILED, generation, failurePayload(error), requestId),
+      (error: unknown) => {
+        this.#onFailure(error);
+        return responses.write(STORAGE_FAILED, generation, failurePayload(error), requestId);
+      },
     ).catch(() => {
       // The responses ring closed: the service is shutting down.
     });

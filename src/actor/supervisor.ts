@@ -26,7 +26,7 @@ import type { ActorStartSpec } from './actor-host.js';
 import type { ActorLogOptions } from '../wal/actor-storage.js';
 import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
-import type { StorageServiceApi, StorageStats } from './storage-protocol.js';
+import type { StorageEvent, StorageFaultRule, StorageServiceApi, StorageStats } from './storage-protocol.js';
 import { threadUsage } from '../threads/thread-usage.js';
 import type { StorageWorkerData } from './storage-service.js';
 import { Placement, type PlacementStrategy } from './placement.js';
@@ -94,7 +94,11 @@ export type RuntimeEvent =
   | { type: 'actor-stopped'; actor: string; reason: string; report?: IntensityReport }
   | { type: 'host-restart'; host: number; reason: string }
   | { type: 'undeliverable'; destination: number; count: number; host: number }
-  | { type: 'supervisor-error'; reason: string };
+  | { type: 'supervisor-error'; reason: string }
+  /** The storage failed (EIO, ENOSPC, ...): requests that need the log are refused until it is reopened. */
+  | { type: 'storage-failed'; reason: string }
+  /** The storage was reopened; every actor with a log restarts and replays what is on disk. */
+  | { type: 'storage-recovered'; reason: string; attempts: number; downMs: number };
 
 export interface RuntimeStats {
   /** Actor hosts; `tid` is the kernel's thread id (Linux; 0 elsewhere or while a host is down). */
@@ -124,6 +128,10 @@ export interface SupervisorApi {
   stats(): Promise<RuntimeStats>;
   crashActor(id: string, mode: 'throw' | 'exit' | 'terminate'): Promise<void>;
   stallWorker(index: number, ms: number): Promise<void>;
+  /** Makes the storage's matching file calls fail (started with storage fault injection). */
+  failStorage(rule: StorageFaultRule): Promise<void>;
+  /** Removes the injected storage faults. */
+  healStorage(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -195,6 +203,12 @@ export class Supervisor implements SupervisorApi {
   /** One spare host thread, loaded and idle, for the next host death. */
   #spare: SpareHost | null = null;
   #healthTimer: NodeJS.Timeout | null = null;
+  /** True from a 'failed' storage event to the 'recovered' one. */
+  #storageDown = false;
+  /** Restarts that fell due while the storage was down: they run once it recovers. */
+  readonly #parked = new Map<string, { entry: ActorEntry; attempt: number }>();
+  /** Actors stopped (restart intensity) while the storage was down: they start again once it recovers. */
+  readonly #stoppedWhileDown = new Set<string>();
 
   private constructor(init: SupervisorInit, placement: Placement, arena: Arena, storageThread: Worker, storage: Remote<StorageServiceApi>, storageDurable: boolean) {
     this.#placement = placement;
@@ -240,6 +254,7 @@ export class Supervisor implements SupervisorApi {
       throw error;
     }
     const supervisor = new Supervisor(init, placement, arena, storageThread, storage, await storage.durable);
+    await storage.subscribe(proxy((event: StorageEvent) => supervisor.#onStorageEvent(event)));
     await Promise.all(Array.from({ length: init.workers }, (_, index) => supervisor.#spawnHost(index, 0)));
     supervisor.#prepareSpare();
     // A few checks per stall timeout: cheap, and idle hosts are not even looked at twice.
@@ -347,6 +362,14 @@ export class Supervisor implements SupervisorApi {
       default:
         throw new InvalidArgumentError(`crashActor mode must be 'throw', 'exit' or 'terminate', got ${JSON.stringify(mode)}`);
     }
+  }
+
+  async failStorage(rule: StorageFaultRule): Promise<void> {
+    await this.#storage.injectFault(rule);
+  }
+
+  async healStorage(): Promise<void> {
+    await this.#storage.clearFaults();
   }
 
   async stallWorker(index: number, ms: number): Promise<void> {
@@ -592,6 +615,7 @@ export class Supervisor implements SupervisorApi {
       case 'ignore':
         return;
       case 'stop':
+        if (this.#storageDown) for (const id of decision.children) this.#stoppedWhileDown.add(id);
         for (const id of decision.children) await this.#stopQuietly(id);
         if (decision.report) {
           for (const id of decision.report.stoppedChildIds) this.#emit({ type: 'actor-stopped', actor: id, reason: decision.report.message, report: decision.report });
@@ -642,6 +666,11 @@ export class Supervisor implements SupervisorApi {
   }
 
   async #restart(entry: ActorEntry, attempt: number, reason: string): Promise<void> {
+    if (this.#storageDown && entry.declaration.log !== undefined) {
+      // Its start would open and replay its log: it waits for the storage to come back.
+      this.#parked.set(entry.id, { entry, attempt });
+      return;
+    }
     if (this.#closing || !this.#decisions.onStarting(entry.id, performance.now())) return;
     const host = this.#hosts[entry.host]!;
     if (host.state !== 'running') return; // its host died meanwhile: the host's death restarts it
@@ -654,6 +683,62 @@ export class Supervisor implements SupervisorApi {
     }
     this.#decisions.onRunning(entry.id, performance.now());
     this.#emit({ type: 'restart', actor: entry.id, reason, attempt: attempt + 1, host: entry.host });
+  }
+
+  #onStorageEvent(event: StorageEvent): void {
+    if (this.#closing) return;
+    if (event.type === 'failed') {
+      this.#storageDown = true;
+      this.#emit({ type: 'storage-failed', reason: event.reason });
+      return;
+    }
+    this.#storageDown = false;
+    this.#emit({ type: 'storage-recovered', reason: event.reason, attempts: event.attempts, downMs: event.downMs });
+    void this.#afterStorageRecovered().catch((error: unknown) => {
+      this.#emit({ type: 'supervisor-error', reason: `restarting actors after the storage recovered failed: ${error instanceof Error ? error.message : String(error)}` });
+    });
+  }
+
+  /**
+   * The reopened log is what is on disk, which may differ from what running actors hold (appends
+   * refused while it was down, or written but never confirmed): every actor with a log starts a
+   * new incarnation and replays it, its mail kept. Restarts that fell due meanwhile run now, and
+   * actors stopped by their restart intensity meanwhile start again.
+   */
+  async #afterStorageRecovered(): Promise<void> {
+    const parked = [...this.#parked.values()];
+    this.#parked.clear();
+    const stopped = [...this.#stoppedWhileDown];
+    this.#stoppedWhileDown.clear();
+    for (const { entry, attempt } of parked) await this.#restart(entry, attempt, 'the storage was reopened');
+    for (const id of stopped) {
+      const entry = this.#actors.get(id);
+      if (entry === undefined || this.#decisions.lifecycleOf(id)?.state !== 'stopped') continue;
+      this.#decisions.addChild(id, { restart: this.#decisions.specOf(id)?.restart ?? 'permanent' }, performance.now());
+      await this.#reincarnate(entry, 'the storage was reopened after it stopped');
+    }
+    for (const entry of [...this.#actors.values()]) {
+      if (entry.declaration.log === undefined || this.#decisions.lifecycleOf(entry.id)?.state !== 'running') continue;
+      const host = this.#hosts[entry.host]!;
+      if (host.state !== 'running') continue;
+      await host.api.suspendActor(entry.id).catch(() => undefined);
+      await this.#reincarnate(entry, 'the storage was reopened: replaying its log');
+    }
+  }
+
+  /** Starts an actor's next incarnation outside a supervision decision; a failed start goes to the policy. */
+  async #reincarnate(entry: ActorEntry, reason: string): Promise<void> {
+    const host = this.#hosts[entry.host]!;
+    if (this.#closing || host.state !== 'running') return;
+    entry.restarts++;
+    try {
+      await host.api.startActor(this.#startSpec(entry));
+    } catch (error) {
+      this.#onActorExit(entry.id, { kind: 'error', error: serializeError(error) });
+      return;
+    }
+    this.#decisions.onRunning(entry.id, performance.now());
+    this.#emit({ type: 'restart', actor: entry.id, reason, attempt: 1, host: entry.host });
   }
 
   async #stopQuietly(id: string): Promise<void> {

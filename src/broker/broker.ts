@@ -55,6 +55,8 @@ export interface BrokerOptions {
    */
   memoryLimitBytes?: number;
   supervisor?: { maxRestarts?: number; withinMs?: number; backoffMs?: [min: number, max: number] };
+  /** For resilience tests: `storageFaults: true` (with a dataDir) lets `broker.faults.failStorage` make the disk fail. */
+  testing?: { storageFaults?: boolean };
 }
 
 export interface QueueDeclareOptions {
@@ -151,6 +153,8 @@ export class Broker extends EventEmitter {
       if (event.type === 'restart' && event.actor.startsWith('topic:')) this.#topics.restarted(event.actor);
     });
     runtime.on('actor-stopped', (event: RuntimeEvent) => this.emit('actor-stopped', event));
+    runtime.on('storage-failed', (event: RuntimeEvent) => this.emit('storage-failed', event));
+    runtime.on('storage-recovered', (event: RuntimeEvent) => this.emit('storage-recovered', event));
     runtime.on('supervisor-error', (event: { reason: string }) => this.#report(new Error(event.reason)));
   }
 
@@ -167,6 +171,7 @@ export class Broker extends EventEmitter {
       ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
       ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
       ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
+      ...(options.testing?.storageFaults === true ? { testing: { storageFaults: true } } : {}),
       supervisor: {
         ...(options.supervisor?.maxRestarts === undefined ? {} : { maxRestarts: options.supervisor.maxRestarts }),
         ...(options.supervisor?.withinMs === undefined ? {} : { withinMs: options.supervisor.withinMs }),

@@ -161,6 +161,9 @@ function asStorageError(error: unknown, what: string): Error {
   return new StorageFailedError(`${what}: ${(error as Error).message}`, { cause: error });
 }
 
+/** What `checkWritable` writes: a few pages, more than a small append needs. */
+const PROBE_BYTES = 64 * 1024;
+
 export interface WalMaintenanceResult extends MaintenanceResult {
   retention: RetentionResult;
   reclaim: ReclaimResult;
@@ -470,6 +473,25 @@ export class Wal implements ActorStorage, WalCore {
     const reclaim = await this.reclaim();
     const compaction = await this.compact();
     return { retention, reclaim, compaction };
+  }
+
+  /**
+   * Writes and fdatasyncs PROBE_BYTES in a scratch file of the data directory, then removes it:
+   * whether the disk takes writes again (after ENOSPC, say) before appends are let in.
+   */
+  async checkWritable(): Promise<void> {
+    const probe = path.join(this.dataDir, 'write-probe.tmp');
+    await this.files.remove(probe);
+    const file = await this.files.open(probe, 'create-new');
+    try {
+      const bytes = Buffer.alloc(PROBE_BYTES);
+      let done = 0;
+      while (done < bytes.byteLength) done += await file.write(bytes, done, bytes.byteLength - done, done);
+      await file.datasync();
+    } finally {
+      await file.close();
+      await this.files.remove(probe);
+    }
   }
 
   stats(): WalStats {

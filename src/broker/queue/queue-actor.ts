@@ -248,13 +248,13 @@ class QueueActor implements ActorBehavior {
           this.#flushLog();
         },
         (error: unknown) => {
-          // Storage failed: this publish is refused, and the actor fails (a timer callback that
-          // throws) so that it restarts and takes up what is really in its log.
+          // Storage failed: this publish is refused (BATON_STORAGE_FAILED), and the actor restarts
+          // to take up what is really in its log (at once, or once the storage is reopened).
           state.abandon(batches, admitted);
           state.seal(sealed);
           this.#reply(meta, { ok: false, error: serializeError(error) });
           release();
-          this.#fail(error);
+          this.#failUnlessStorageDown(error);
         },
       ),
     );
@@ -295,7 +295,7 @@ class QueueActor implements ActorBehavior {
       },
       (error: unknown) => {
         this.#logging = false;
-        this.#fail(error);
+        this.#failUnlessStorageDown(error);
       },
     );
   }
@@ -329,8 +329,17 @@ class QueueActor implements ActorBehavior {
         this.#arm();
         this.#flushLog();
       },
-      (error: unknown) => this.#fail(error),
+      (error: unknown) => this.#failUnlessStorageDown(error),
     );
+  }
+
+  /**
+   * A storage failure does not fail the actor: the storage thread reopens the log and the
+   * supervisor then restarts every actor with a log, which replays what is on disk. Meanwhile
+   * the actor stays up and refuses what needs the log with BATON_STORAGE_FAILED.
+   */
+  #failUnlessStorageDown(error: unknown): void {
+    if ((error as { code?: unknown } | null)?.code !== 'BATON_STORAGE_FAILED') this.#fail(error);
   }
 
   /** Fails the actor from outside a receive: it restarts and takes up what its log and the arena hold. */
