@@ -11,7 +11,8 @@ import { ActorHost, loadActorFactory } from '../src/actor/actor-host.js';
 import type { ActorStorage } from '../src/wal/actor-storage.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from '../src/actor/host-protocol.js';
 import { openHostStorage } from '../src/actor/host-storage.js';
-import { ClosedError } from '../src/errors.js';
+import { ClosedError, InvalidArgumentError } from '../src/errors.js';
+import { RemoteActorStorage } from '../src/actor/remote-storage.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
 
 let host: ActorHost | null = null;
@@ -48,6 +49,10 @@ const api: HostApi = {
   stall: (ms) => running().stall(ms),
   stats: () => running().stats(threadId),
   outboxSlot: () => running().outboxSlot,
+  reattachStorage: async (connection) => {
+    if (!(storage instanceof RemoteActorStorage)) throw new InvalidArgumentError('this host keeps its logs in its own thread: there is no storage thread to reattach to');
+    await storage.reattach(connection);
+  },
   close: async () => {
     await host?.close();
     await storage?.close();

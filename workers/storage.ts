@@ -26,6 +26,7 @@ try {
     Wal.open(dir, {
       ...(data.wal ?? {}),
       ...(faults === null ? {} : { files: faults }),
+      ...(data.adoptOwnLock === true ? { adoptOwnLock: true } : {}),
       // The service's passes run retention; the WAL's own 5-minute timer only when they are off.
       ...(compactionIntervalMs > 0 ? { retentionCheckIntervalMs: 0 } : {}),
     });

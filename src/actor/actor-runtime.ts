@@ -274,6 +274,11 @@ export class ActorRuntime extends EventEmitter {
       this.#assertOpen();
       return this.#supervisor.stallWorker(index, ms);
     },
+    /** The storage thread exits as if it crashed ('exit') or is terminated; the supervisor restarts it. */
+    crashStorage: (mode: 'exit' | 'terminate') => {
+      this.#assertOpen();
+      return this.#supervisor.crashStorage(mode);
+    },
     /** Matching file calls of the storage fail with EIO or ENOSPC (start with testing: { storageFaults: true }). */
     failStorage: (rule: StorageFaultRule) => {
       this.#assertOpen();

@@ -25,6 +25,8 @@ export interface HostApi {
   exit(code: number): void;
   stall(ms: number): void;
   stats(): HostStats;
+  /** The storage thread was restarted: its answers come on these fresh rings and port from now on. */
+  reattachStorage(connection: StorageConnection): Promise<void>;
   /** The host's writer slot on the runtime's ring, for repair after its death. */
   outboxSlot(): number;
   close(): Promise<void>;

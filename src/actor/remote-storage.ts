@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { type Remote, wrap } from 'comlink';
-import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../errors.js';
+import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError, StorageFailedError } from '../errors.js';
 import { BATCH_RECORDS_MAX, decodeRecords, readBatchHeader, validateRecord, valueBatchBytes, writeValueBatch } from '../wal/record-batch.js';
 import { writeU32 } from '../wal/byte-codec.js';
 import { attachWriter, RECORD_HEADER_BYTES, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
@@ -101,10 +101,10 @@ interface ReadChunk {
 
 export class RemoteActorStorage implements ActorStorage {
   readonly durable: boolean;
-  readonly #api: Remote<StorageHostApi>;
-  readonly #requests: RingWriter;
-  readonly #responses: RingConsumer;
-  readonly #generation: number;
+  #api: Remote<StorageHostApi>;
+  #requests: RingWriter;
+  #responses: RingConsumer;
+  #generation: number;
   readonly #waiting = new Map<number, Waiting>();
   readonly #logs = new Map<string, Promise<RemoteActorLog>>();
   /** Requests that found the ring full, in order: a later request never overtakes them. */
@@ -112,13 +112,33 @@ export class RemoteActorStorage implements ActorStorage {
   #drainingBacklog = false;
   #nextRequest = 1;
   #closed = false;
+  /** Bumped on every reattach: log handles of an earlier storage thread are not valid any more. */
+  epoch = 0;
+  /** Rejects (and is replaced) when the storage thread is replaced: a control call to a dead thread never answers. */
+  #lost = RemoteActorStorage.#lostSignal();
+
+  static #lostSignal(): { promise: Promise<never>; reject: (error: Error) => void } {
+    let reject!: (error: Error) => void;
+    const promise = new Promise<never>((_resolve, fail) => (reject = fail));
+    promise.catch(() => undefined);
+    return { promise, reject };
+  }
+
+  /** A control call (comlink) to the storage thread, refused if that thread is replaced before it answers. */
+  control<T>(call: (api: Remote<StorageHostApi>) => Promise<T>): Promise<T> {
+    return Promise.race([call(this.#api), this.#lost.promise]);
+  }
 
   constructor(connection: StorageConnection, durable: boolean) {
     this.durable = durable;
     this.#generation = connection.generation;
     this.#api = wrap<StorageHostApi>(portEndpoint(connection.port));
     this.#requests = attachWriter(connection.requests);
-    this.#responses = new RingConsumer(new RingReader(connection.responses, EVENT_LOOP_READER), (record) => {
+    this.#responses = this.#consume(connection.responses);
+  }
+
+  #consume(responses: SharedArrayBuffer): RingConsumer {
+    return new RingConsumer(new RingReader(responses, EVENT_LOOP_READER), (record) => {
       // Answers meant for the host this one replaced are not ours.
       if (record.destination !== this.#generation) return;
       const waiting = this.#waiting.get(record.meta);
@@ -132,11 +152,37 @@ export class RemoteActorStorage implements ActorStorage {
     });
   }
 
+  /**
+   * The storage thread died and a new one serves on fresh rings and port. Whatever the dead one
+   * did not answer is refused (BATON_STORAGE_FAILED: it may or may not be on disk, the new
+   * thread's recovery decides), and logs are opened anew: the supervisor restarts every actor
+   * with a log, which replays it.
+   */
+  async reattach(connection: StorageConnection): Promise<void> {
+    const lost = new StorageFailedError('the storage thread died before it answered; the request may or may not be on disk: the broker restarted the storage and the actor replays its log');
+    const old = this.#responses;
+    // A backlog write waiting for room in the dead thread's ring ends (ClosedError) and goes.
+    this.#requests.close();
+    this.#generation = connection.generation;
+    this.#api = wrap<StorageHostApi>(portEndpoint(connection.port));
+    this.#requests = attachWriter(connection.requests);
+    this.#responses = this.#consume(connection.responses);
+    this.epoch += 1;
+    this.#lost.reject(lost);
+    this.#lost = RemoteActorStorage.#lostSignal();
+    this.#logs.clear();
+    this.#backlog.length = 0;
+    for (const waiting of this.#waiting.values()) waiting.reject(lost);
+    this.#waiting.clear();
+    old.stop();
+    await old.done;
+  }
+
   openLog(name: string, options?: ActorLogOptions): Promise<ActorLog> {
     if (this.#closed) return Promise.reject(new ClosedError('storage is closed'));
     let log = this.#logs.get(name);
     if (log === undefined) {
-      log = this.#api.openLog(name, options).then((info) => new RemoteActorLog(name, info, this, this.#api));
+      log = this.control((api) => api.openLog(name, options)).then((info) => new RemoteActorLog(name, info, this));
       this.#logs.set(name, log);
       log.catch(() => this.#logs.delete(name));
     }
@@ -246,7 +292,8 @@ export class RemoteActorStorage implements ActorStorage {
           this.#waiting.delete(next.requestId);
           waiting?.reject(error as Error);
         }
-        this.#backlog.shift();
+        // A reattach may have emptied the backlog meanwhile (and new requests come after it).
+        if (this.#backlog[0] === next) this.#backlog.shift();
       }
     } finally {
       this.#drainingBacklog = false;
@@ -278,22 +325,32 @@ class RemoteActorLog implements ActorLog {
   #startOffset: number;
   #nextOffset: number;
   readonly #handle: number;
+  /** The storage thread incarnation this handle belongs to (RemoteActorStorage.epoch). */
+  readonly #epoch: number;
   readonly #nameBytes: Uint8Array;
   readonly #storage: RemoteActorStorage;
-  readonly #api: Remote<StorageHostApi>;
   /** The storage thread's view of this log's trims (start offset, removals), shared memory. */
   readonly #trim: BigInt64Array;
 
-  constructor(name: string, info: LogHandleInfo, storage: RemoteActorStorage, api: Remote<StorageHostApi>) {
+  constructor(name: string, info: LogHandleInfo, storage: RemoteActorStorage) {
     this.name = name;
     this.kind = info.kind;
     this.#handle = info.handle;
+    this.#epoch = storage.epoch;
     this.#nameBytes = Buffer.from(name, 'utf8');
     this.#trim = new BigInt64Array(info.trim);
     this.#startOffset = info.startOffset;
     this.#nextOffset = info.nextOffset;
     this.#storage = storage;
-    this.#api = api;
+  }
+
+  /**
+   * The handle, if it is still the storage thread's: after the thread died and was restarted,
+   * handles are given anew, and a request on an old one must not reach someone else's log.
+   */
+  #current(): number {
+    if (this.#storage.epoch !== this.#epoch) throw new StorageFailedError(`log "${this.name}" was opened on a storage thread that died; the actor restarts on the new one and opens it again`);
+    return this.#handle;
   }
 
   /** As of the last answer from the storage thread, or its last maintenance pass if that is newer. */
@@ -314,7 +371,7 @@ class RemoteActorLog implements ActorLog {
     if (!Array.isArray(records) || records.length === 0) throw new InvalidArgumentError(`append to "${this.name}" needs a non-empty array of records`);
     if (records.length > BATCH_RECORDS_MAX) throw new InvalidArgumentError(`append to "${this.name}": ${records.length} records, more than ${BATCH_RECORDS_MAX} in one batch`);
     for (let i = 0; i < records.length; i++) validateRecord(records[i]!, i, false);
-    const result = await this.#storage.request(STORAGE_APPEND, this.#handle, encodeRecordInputs(records, Date.now(), this.#nameBytes));
+    const result = await this.#storage.request(STORAGE_APPEND, this.#current(), encodeRecordInputs(records, Date.now(), this.#nameBytes));
     this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
     return result;
   }
@@ -326,7 +383,7 @@ class RemoteActorLog implements ActorLog {
     const nameBytes = this.#nameBytes;
     const timestampMs = Date.now();
     const bytes = valueBatchBytes(nameBytes, values);
-    const result = await this.#storage.requestWith(STORAGE_APPEND, this.#handle, bytes, (target, offset) =>
+    const result = await this.#storage.requestWith(STORAGE_APPEND, this.#current(), bytes, (target, offset) =>
       writeValueBatch(target, offset, nameBytes, values, timestampMs, bytes),
     );
     this.#nextOffset = Math.max(this.#nextOffset, result.lastOffset + 1);
@@ -334,7 +391,7 @@ class RemoteActorLog implements ActorLog {
   }
 
   async acknowledge(offsets: readonly number[]): Promise<void> {
-    await this.#storage.request(STORAGE_ACKNOWLEDGE, this.#handle, new Uint8Array(Float64Array.from(offsets).buffer));
+    await this.#storage.request(STORAGE_ACKNOWLEDGE, this.#current(), new Uint8Array(Float64Array.from(offsets).buffer));
   }
 
   /**
@@ -348,7 +405,7 @@ class RemoteActorLog implements ActorLog {
     }
     if (!Number.isInteger(count) || count < 1 || count > BATCH_RECORDS_MAX) throw new InvalidArgumentError(`appendArena to "${this.name}": count must be an integer 1..${BATCH_RECORDS_MAX}, got ${String(count)}`);
     if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) throw new InvalidArgumentError(`appendArena to "${this.name}": timestampMs must be a non-negative integer, got ${String(timestampMs)}`);
-    const result = await this.#storage.requestWith(STORAGE_APPEND_ARENA, this.#handle, APPEND_ARENA_BYTES, (bytes, offset) => {
+    const result = await this.#storage.requestWith(STORAGE_APPEND_ARENA, this.#current(), APPEND_ARENA_BYTES, (bytes, offset) => {
       const view = new DataView(bytes.buffer, bytes.byteOffset + offset, APPEND_ARENA_BYTES);
       view.setFloat64(APPEND_ARENA_TIMESTAMP, timestampMs, true);
       view.setUint32(APPEND_ARENA_ADDRESS, address, true);
@@ -359,11 +416,11 @@ class RemoteActorLog implements ActorLog {
     return result;
   }
 
-  acknowledgeRanges(ranges: readonly number[]): Promise<void> {
+  async acknowledgeRanges(ranges: readonly number[]): Promise<void> {
     return this.#sendPairs(STORAGE_ACK_RANGES, 'acknowledgeRanges', ranges);
   }
 
-  recordDeliveries(pairs: readonly number[]): Promise<void> {
+  async recordDeliveries(pairs: readonly number[]): Promise<void> {
     return this.#sendPairs(STORAGE_DELIVERIES, 'recordDeliveries', pairs);
   }
 
@@ -376,13 +433,13 @@ class RemoteActorLog implements ActorLog {
     const values = this.#storage.pairsPerRequest * 2;
     const sent: Promise<AppendResult>[] = [];
     for (let i = 0; i < flat.length; i += values) {
-      sent.push(this.#storage.request(type, this.#handle, new Uint8Array(Float64Array.from(flat.slice(i, i + values)).buffer)));
+      sent.push(this.#storage.request(type, this.#current(), new Uint8Array(Float64Array.from(flat.slice(i, i + values)).buffer)));
     }
     await Promise.all(sent);
   }
 
-  deliveryCounts(): Promise<number[]> {
-    return this.#api.deliveryCounts(this.#handle);
+  async deliveryCounts(): Promise<number[]> {
+    return this.#storage.control((api) => api.deliveryCounts(this.#current()));
   }
 
   /** Heads of the opaque batches through comlink, a chunk per call (once per actor start). */
@@ -390,7 +447,7 @@ class RemoteActorLog implements ActorLog {
     let from: number | undefined = options.fromOffset;
     const batchesMax = Math.max(1, Math.min(HEADS_CHUNK_BATCHES, Math.floor(HEADS_CHUNK_BYTES / Math.max(1, options.headBytes))));
     for (;;) {
-      const { heads, next } = await this.#api.replayHeadsChunk(this.#handle, from, options.headBytes, batchesMax);
+      const { heads, next } = await this.#storage.control((api) => api.replayHeadsChunk(this.#current(), from, options.headBytes, batchesMax));
       yield* heads;
       if (next === null) return;
       from = next;
@@ -398,12 +455,12 @@ class RemoteActorLog implements ActorLog {
   }
 
   /** Whole opaque bodies into arena [address, address + maxBytes), copied by the storage thread (READ_INTO). */
-  readInto(fromOffset: number, address: number, maxBytes: number): Promise<ReadIntoResult> {
+  async readInto(fromOffset: number, address: number, maxBytes: number): Promise<ReadIntoResult> {
     if (!Number.isSafeInteger(fromOffset) || fromOffset < 0) return Promise.reject(new InvalidArgumentError(`readInto fromOffset must be a non-negative integer, got ${String(fromOffset)}`));
     if (!Number.isInteger(address) || !Number.isInteger(maxBytes) || address < 0 || maxBytes < 0 || address > U32_MAX || maxBytes > U32_MAX) {
       return Promise.reject(new InvalidArgumentError(`readInto of "${this.name}": address and maxBytes must be arena positions (u32), got ${String(address)}, ${String(maxBytes)}`));
     }
-    return this.#storage.readInto(this.#handle, fromOffset, address, maxBytes);
+    return this.#storage.readInto(this.#current(), fromOffset, address, maxBytes);
   }
 
   /**
@@ -413,14 +470,14 @@ class RemoteActorLog implements ActorLog {
   async *replay(options: { fromOffset?: number } = {}): AsyncIterableIterator<LogRecord> {
     let from = options.fromOffset ?? 0;
     for (;;) {
-      const chunk = await this.#storage.read(this.#handle, from, REPLAY_CHUNK_RECORDS);
+      const chunk = await this.#storage.read(this.#current(), from, REPLAY_CHUNK_RECORDS);
       this.#startOffset = chunk.startOffset;
       this.#nextOffset = Math.max(this.#nextOffset, chunk.nextOffset);
       yield* chunk.records;
       if (chunk.next < 0) return;
       from = chunk.next;
       if (chunk.tooLarge) {
-        const { records, next } = await this.#api.replayChunk(this.#handle, from, 1);
+        const { records, next } = await this.#storage.control((api) => api.replayChunk(this.#current(), from, 1));
         yield* records;
         if (next === null) return;
         from = next;
@@ -428,15 +485,15 @@ class RemoteActorLog implements ActorLog {
     }
   }
 
-  offsetForTimestamp(timestampMs: number): Promise<number | null> {
-    return this.#api.offsetForTimestamp(this.#handle, timestampMs);
+  async offsetForTimestamp(timestampMs: number): Promise<number | null> {
+    return this.#storage.control((api) => api.offsetForTimestamp(this.#current(), timestampMs));
   }
 
-  writeSnapshot(snapshot: ActorSnapshot): Promise<void> {
-    return this.#api.writeSnapshot(this.#handle, snapshot);
+  async writeSnapshot(snapshot: ActorSnapshot): Promise<void> {
+    return this.#storage.control((api) => api.writeSnapshot(this.#current(), snapshot));
   }
 
-  readSnapshot(): Promise<ActorSnapshot | null> {
-    return this.#api.readSnapshot(this.#handle);
+  async readSnapshot(): Promise<ActorSnapshot | null> {
+    return this.#storage.control((api) => api.readSnapshot(this.#current()));
   }
 }

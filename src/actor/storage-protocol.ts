@@ -170,6 +170,8 @@ export interface StorageServiceApi {
   injectFault(rule: StorageFaultRule): void;
   /** Removes every injected fault: the "disk" works again. */
   clearFaults(): void;
+  /** Fault injection: the storage thread exits (process.exit in the thread) right after answering. */
+  crash(): void;
   /** Starts serving a host (a new one, or the replacement of a dead one) on these rings and port. */
   attachHost(index: number, connection: StorageConnection): void;
   close(): Promise<void>;

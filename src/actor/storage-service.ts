@@ -109,6 +109,8 @@ export interface StorageWorkerData {
   arena?: SharedArrayBuffer;
   /** Open the WAL on a FaultyFileLayer and take `injectFault` (Broker.start({ testing: { storageFaults } })). */
   faultInjection?: boolean;
+  /** A restarted storage thread: the data directory's lock is held by this process (the dead thread), adopt it. */
+  adoptOwnLock?: boolean;
 }
 
 /** A COPIED answer stays within a response record, whatever a READ_INTO copied. */
@@ -263,6 +265,11 @@ export class StorageService implements StorageServiceApi {
 
   clearFaults(): void {
     this.#faults?.clear();
+  }
+
+  crash(): void {
+    // After this call's answer: the thread ends as if its code had failed.
+    setImmediate(() => process.exit(1));
   }
 
   #emit(event: StorageEvent): void {

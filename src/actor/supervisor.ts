@@ -16,7 +16,7 @@ import { expose, proxy, type Remote, transfer, wrap } from 'comlink';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { InvalidArgumentError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
 import { Arena, ARENA_BYTES_LIMIT, ARENA_GROW_BYTES } from '../log/arena.js';
 import { allocateRing, repairRing } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
@@ -128,6 +128,8 @@ export interface SupervisorApi {
   stats(): Promise<RuntimeStats>;
   crashActor(id: string, mode: 'throw' | 'exit' | 'terminate'): Promise<void>;
   stallWorker(index: number, ms: number): Promise<void>;
+  /** Fault injection: the storage thread exits (as if it crashed) or is terminated; it is restarted. */
+  crashStorage(mode: 'exit' | 'terminate'): Promise<void>;
   /** Makes the storage's matching file calls fail (started with storage fault injection). */
   failStorage(rule: StorageFaultRule): Promise<void>;
   /** Removes the injected storage faults. */
@@ -193,11 +195,17 @@ export class Supervisor implements SupervisorApi {
   readonly #listeners: ((event: RuntimeEvent) => void)[] = [];
   readonly #stallTimeoutMs: number;
   readonly #hostHeapMb: number | undefined;
-  readonly #storageThread: Worker;
-  readonly #storage: Remote<StorageServiceApi>;
+  #storageThread: Worker;
+  #storage: Remote<StorageServiceApi>;
   readonly #storageDurable: boolean;
-  /** Per host: its request ring to the storage thread and the response ring back. */
-  readonly #storageRings: { requests: SharedArrayBuffer; responses: SharedArrayBuffer }[];
+  /** What the storage thread is started with (again, after it died). */
+  readonly #storageData: StorageWorkerData;
+  /** Per host: its request ring to the storage thread and the response ring back (fresh ones for a restarted thread). */
+  #storageRings: { requests: SharedArrayBuffer; responses: SharedArrayBuffer }[];
+  readonly #inboxBytes: number;
+  /** From the storage thread's death until its replacement serves every host. */
+  #storageRestart: Promise<void> | null = null;
+  #lastStorageStats: StorageStats | null = null;
   #nextAddress = 1;
   #closing = false;
   /** One spare host thread, loaded and idle, for the next host death. */
@@ -224,10 +232,16 @@ export class Supervisor implements SupervisorApi {
     this.#healthInts = new Int32Array(this.#health);
     this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS_DEFAULT;
     this.#hostHeapMb = init.hostHeapMb;
-    this.#storageRings = Array.from({ length: init.workers }, () => ({
-      requests: allocateRing({ capacity: inboxBytes, kind: 'single-producer' }),
+    this.#inboxBytes = inboxBytes;
+    this.#storageData = { ...init.storage, arena: arena.sab };
+    this.#storageRings = Array.from({ length: init.workers }, () => this.#allocateStorageRings());
+  }
+
+  #allocateStorageRings(): { requests: SharedArrayBuffer; responses: SharedArrayBuffer } {
+    return {
+      requests: allocateRing({ capacity: this.#inboxBytes, kind: 'single-producer' }),
       responses: allocateRing({ capacity: 1 << 20, kind: 'single-producer' }),
-    }));
+    };
   }
 
   static async start(init: SupervisorInit): Promise<Supervisor> {
@@ -255,6 +269,7 @@ export class Supervisor implements SupervisorApi {
     }
     const supervisor = new Supervisor(init, placement, arena, storageThread, storage, await storage.durable);
     await storage.subscribe(proxy((event: StorageEvent) => supervisor.#onStorageEvent(event)));
+    storageThread.once('exit', (code) => supervisor.#onStorageThreadExit(storageThread, code));
     await Promise.all(Array.from({ length: init.workers }, (_, index) => supervisor.#spawnHost(index, 0)));
     supervisor.#prepareSpare();
     // A few checks per stall timeout: cheap, and idle hosts are not even looked at twice.
@@ -332,7 +347,7 @@ export class Supervisor implements SupervisorApi {
         return { index: host.index, threadId: stats?.threadId ?? host.worker.threadId, tid: stats?.tid ?? 0, actors: stats?.actors.length ?? 0, state: host.state, restarts: host.restarts };
       }),
     );
-    const storage = await this.#storage.stats();
+    const storage = await this.#storageStats();
     const actors = [...this.#actors.values()].map((entry) => ({
       id: entry.id,
       address: entry.address,
@@ -362,6 +377,22 @@ export class Supervisor implements SupervisorApi {
       default:
         throw new InvalidArgumentError(`crashActor mode must be 'throw', 'exit' or 'terminate', got ${JSON.stringify(mode)}`);
     }
+  }
+
+  /** The storage thread's figures; while it is being restarted, the last ones seen, marked failed. */
+  async #storageStats(): Promise<StorageStats> {
+    if (this.#storageRestart === null) {
+      this.#lastStorageStats = await this.#storage.stats();
+      return this.#lastStorageStats;
+    }
+    const last = this.#lastStorageStats;
+    const health = { state: 'failed' as const, failures: (last?.health.failures ?? 0) + 1, recoveries: last?.health.recoveries ?? 0, lastFailure: 'the storage thread died and is being restarted' };
+    return last === null ? { tid: 0, durable: this.#storageDurable, writer: null, maintenance: { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, segmentsReclaimed: 0, bytesReclaimed: 0, lastError: null }, health } : { ...last, tid: 0, health };
+  }
+
+  async crashStorage(mode: 'exit' | 'terminate'): Promise<void> {
+    if (mode === 'terminate') await this.#storageThread.terminate();
+    else await this.#storage.crash();
   }
 
   async failStorage(rule: StorageFaultRule): Promise<void> {
@@ -401,6 +432,8 @@ export class Supervisor implements SupervisorApi {
     if (spare !== null) await spare.worker.terminate();
     // After the hosts: no declaration is placed any more. Before storage: its lock still covers the file.
     await this.#placement.close().catch(() => undefined);
+    // A restart in progress gives up (and closes what it started) now that #closing is set.
+    await this.#storageRestart;
     await this.#storage.close().catch(() => undefined);
     await this.#storageThread.terminate();
   }
@@ -683,6 +716,55 @@ export class Supervisor implements SupervisorApi {
     }
     this.#decisions.onRunning(entry.id, performance.now());
     this.#emit({ type: 'restart', actor: entry.id, reason, attempt: attempt + 1, host: entry.host });
+  }
+
+  /**
+   * The storage thread ended unasked (a crash, `terminate()`, fault injection). What it had not
+   * answered is refused on every host (BATON_STORAGE_FAILED: it may or may not be on disk), a new
+   * storage thread recovers the WAL (adopting the lock the dead one held), every host reattaches
+   * on fresh rings, and every actor with a log replays it: the same events and the same ending as
+   * a disk error's recovery. In memory mode the storage's contents died with the thread.
+   */
+  #onStorageThreadExit(thread: Worker, code: number): void {
+    if (this.#closing || thread !== this.#storageThread) return;
+    const reason = `the storage thread exited (exit code ${code})`;
+    this.#storageRestart = this.#restartStorage(reason).finally(() => {
+      this.#storageRestart = null;
+    });
+    this.#onStorageEvent({ type: 'failed', reason });
+  }
+
+  async #restartStorage(reason: string): Promise<void> {
+    const sinceMs = performance.now();
+    for (let attempt = 1; !this.#closing; attempt++) {
+      let thread: Worker | null = null;
+      try {
+        thread = await startThread('storage', { ...this.#storageData, adoptOwnLock: true });
+        const storage = wrap<StorageServiceApi>(portEndpoint(thread));
+        if (this.#closing) throw new ClosedError('the runtime is closing');
+        await storage.subscribe(proxy((event: StorageEvent) => this.#onStorageEvent(event)));
+        const rings = this.#hosts.map(() => this.#allocateStorageRings());
+        this.#storage = storage;
+        this.#storageThread = thread;
+        this.#storageRings = rings;
+        for (const host of this.#hosts) {
+          if (host.state !== 'running') continue; // a host (re)spawned later attaches to the new storage itself
+          const channel = new MessageChannel();
+          const connection = { ...rings[host.index]!, generation: host.generation };
+          await storage.attachHost(host.index, transfer({ ...connection, port: channel.port1 }, [channel.port1]));
+          await host.api.reattachStorage(transfer({ ...connection, port: channel.port2 }, [channel.port2]));
+        }
+        // Watched from now on: a death during the reattaching above is this attempt's failure.
+        const started = thread;
+        thread.once('exit', (exitCode) => this.#onStorageThreadExit(started, exitCode));
+        this.#onStorageEvent({ type: 'recovered', reason, attempts: attempt, downMs: performance.now() - sinceMs });
+        return;
+      } catch {
+        if (thread !== null) await thread.terminate();
+        if (this.#closing) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** (attempt - 1))));
+      }
+    }
   }
 
   #onStorageEvent(event: StorageEvent): void {

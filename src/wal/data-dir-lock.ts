@@ -80,8 +80,12 @@ export class DataDirLock {
     this.#content = content;
   }
 
-  /** Creates `dataDir` (0700) if needed and locks it, or throws `DataDirLockedError`. */
-  static acquire(dataDir: string): DataDirLock {
+  /**
+   * Creates `dataDir` (0700) if needed and locks it, or throws `DataDirLockedError`.
+   * `adoptOwn`: a lock held by this very process is taken over too: the supervisor restarts a
+   * storage thread that died holding it (a thread cannot release what it held when terminated).
+   */
+  static acquire(dataDir: string, options: { adoptOwn?: boolean } = {}): DataDirLock {
     try {
       fs.mkdirSync(dataDir, { recursive: true, mode: DIR_MODE });
     } catch (error) {
@@ -112,7 +116,8 @@ export class DataDirLock {
       }
       const owner = parseOwner(text);
       // An unparsable lock is one whose writer died between creating and filling it.
-      if (owner !== null && isAlive(owner)) {
+      const ours = owner !== null && options.adoptOwn === true && owner.pid === process.pid && owner.host === os.hostname();
+      if (owner !== null && !ours && isAlive(owner)) {
         throw new DataDirLockedError(
           `data directory ${dataDir} is in use by process ${owner.pid} on ${owner.host} (lock file ${file}); close that broker or use another directory`,
         );

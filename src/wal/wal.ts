@@ -66,6 +66,8 @@ export interface WalOptions {
   files?: FileLayer;
   /** Lock the directory against a second broker. Default true. */
   lock?: boolean;
+  /** Take over a lock this process holds (a storage thread restarted after it died holding it). */
+  adoptOwnLock?: boolean;
   /** Called every 64 MiB during recovery and once at its end. */
   onRecoveryProgress?: (progress: RecoveryProgress) => void;
   /** Clock for retention and tombstone expiry. Default Date.now. */
@@ -267,7 +269,7 @@ export class Wal implements ActorStorage, WalCore {
     if (typeof dataDir !== 'string' || dataDir.length === 0) throw new InvalidArgumentError('dataDir must be a non-empty path');
     const resolved = resolveWalOptions(options);
     const files = options.files ?? new NodeFileLayer();
-    const lock = options.lock === false ? null : DataDirLock.acquire(dataDir);
+    const lock = options.lock === false ? null : DataDirLock.acquire(dataDir, { adoptOwn: options.adoptOwnLock === true });
     try {
       const walDir = path.join(dataDir, WAL_DIR);
       await files.mkdir(dataDir);

@@ -161,4 +161,70 @@ describe('storage failure while running', () => {
       rmdirSync(mount);
     }
   }, 90_000);
+
+  for (const mode of ['terminate', 'exit'] as const) {
+    it(`storage failure - the storage thread dies (${mode}) under load: it is restarted, hosts reattach, nothing confirmed is lost`, async () => {
+      const dataDir = await scope.tempDir(`storage-death-${mode}`);
+      const broker = await scope.start({ workers: 2, dataDir });
+      const events = watchStorage(broker);
+      const queue = await broker.queue('jobs');
+      const attempted = new Set<number>();
+      const confirmed = new Set<number>();
+      let refused = 0;
+      let stop = false;
+      let next = 0;
+      let inFlight = 0;
+      // Eight producers, each one send at a time with its confirm, until told to stop.
+      const producers = Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          const n = next++;
+          attempted.add(n);
+          inFlight++;
+          await queue.send({ n }).finally(() => inFlight--).then(
+            () => confirmed.add(n),
+            (error: { code?: string }) => {
+              if (error.code !== 'BATON_STORAGE_FAILED') throw error;
+              refused++;
+            },
+          );
+        }
+      });
+      const received = new Set<number>();
+      const consumer = queue.consume((message) => {
+        const { n } = message.body as { n: number };
+        expect(attempted.has(n), `received ${n}, which was never sent`).toBe(true);
+        received.add(n);
+      });
+      await until(() => confirmed.size >= 300, 'load before the crash');
+      const beforeCrash = confirmed.size;
+      await broker.faults.crashStorage(mode);
+      await until(() => events.some((e) => e.type === 'storage-recovered'), "the 'storage-recovered' event");
+      expect(events[0]!.type).toBe('storage-failed');
+      expect(events[0]!.reason).toMatch(/storage thread exited/);
+      // Publishes go on after the restart.
+      const afterRecovery = confirmed.size;
+      await until(() => confirmed.size >= afterRecovery + 300, 'load after the restart');
+      stop = true;
+      // Every send settles, confirmed or refused: none is left hanging by the restart.
+      await until(() => inFlight === 0, 'every send settled');
+      await Promise.all(producers);
+      await until(() => [...confirmed].every((n) => received.has(n)), 'every confirmed message delivered');
+      await consumer.close();
+      expect(beforeCrash).toBeGreaterThanOrEqual(300);
+      expect((await broker.stats()).storage.health.state).toBe('ok');
+      // After a restart of the whole broker, what is left (deliveries whose acks died with the
+      // thread come again: at least once) was sent, and nothing confirmed was lost on the way.
+      await broker.close();
+      const again = await scope.start({ workers: 2, dataDir });
+      const left = await (await again.queue('jobs')).stats();
+      const leftOver: number[] = [];
+      const drainer = (await again.queue('jobs')).consume((message) => {
+        leftOver.push((message.body as { n: number }).n);
+      });
+      await until(() => leftOver.length >= left.ready, 'what was left delivered');
+      await drainer.close();
+      for (const n of leftOver) expect(attempted.has(n), `left over ${n}, which was never sent`).toBe(true);
+      expect(refused).toBeLessThan(attempted.size);
+    }, 60_000);
+  }
 });
