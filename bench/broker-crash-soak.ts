@@ -61,8 +61,10 @@ export interface BrokerCrashReport {
   drains: number;
   attempted: number;
   confirmed: number;
-  /** Sends that rejected (none expected; they may still have been appended). */
+  /** Sends that rejected, and 'consumer-error' events other than poison's (none expected; reported, not failed on). */
   refused: number;
+  consumerErrors: number;
+  firstConsumerError: string;
   /** Deliveries by `jobs` and `routed`, and by the dead-letter queue (by reason). */
   queueDeliveries: number;
   deadLetters: number;
@@ -84,6 +86,7 @@ export interface BrokerCrashReport {
   maxDataDirBytes: number;
   dataDirLimitBytes: number;
   queueBytesSent: number;
+  /** Spawn to READY (node, broker start, recovery, declarations), over the lives that got there. */
   startupMsMean: number;
   startupMsMax: number;
 }
@@ -169,10 +172,12 @@ export class BrokerCrashChecker {
   #bound = false;
   #confirmsThisLife = 0;
   topicBytes = 0;
+  firstConsumerError = '';
   readonly report = {
     attempted: 0,
     confirmed: 0,
     refused: 0,
+    consumerErrors: 0,
     queueDeliveries: 0,
     deadLetters: 0,
     deadLettersExpired: 0,
@@ -230,6 +235,9 @@ export class BrokerCrashChecker {
         return this.#confirm(f);
       case 'F':
         this.report.refused++;
+        return;
+      case 'X':
+        if (this.report.consumerErrors++ === 0) this.firstConsumerError = text.slice(2);
         return;
       case 'R':
         return this.#queueDelivery(f);
@@ -518,6 +526,7 @@ export async function runBrokerCrashCycles(options: BrokerCrashOptions): Promise
     killsDuringLoad: 0,
     drains: 0,
     ...checker.report,
+    firstConsumerError: '',
     maxDataDirBytes: 0,
     dataDirLimitBytes: 0,
     startupMsMean: 0,
@@ -561,7 +570,8 @@ export async function runBrokerCrashCycles(options: BrokerCrashOptions): Promise
       if (life.ready) {
         startups++;
         startupMsSum += life.readyAfterMs;
-        report.startupMsMax = Math.max(report.startupMsMax, life.readyAfterMs);
+        report.startupMsMean = Math.round(startupMsSum / startups);
+        report.startupMsMax = Math.max(report.startupMsMax, Math.round(life.readyAfterMs));
       }
       if (draining) report.drains++;
       else {
@@ -579,10 +589,7 @@ export async function runBrokerCrashCycles(options: BrokerCrashOptions): Promise
     // Kept after a failure, for `baton inspect --data-dir` and a look at what the checker saw.
     if (!failed) rmSync(dataDir, { recursive: true, force: true });
   }
-  Object.assign(report, checker.report);
-  report.startupMsMean = startups === 0 ? 0 : Math.round(startupMsSum / startups);
-  report.startupMsMax = Math.round(report.startupMsMax);
-  return report;
+  return Object.assign(report, checker.report, { firstConsumerError: checker.firstConsumerError });
 }
 
 // `node dist/bench/broker-crash-soak.js --cycles 1000 [--seed N] [--drain-every 100]`

@@ -28,6 +28,7 @@
  *                                       a queue delivery, written before it is acked or nacked
  *   T <partition> <offset> <id> <padLength>   a record handed to the group's handler
  *   K <partition> <offset>              the group's committed offset is at least this (commit() resolved)
+ *   X <message>                         a 'consumer-error' event other than poison's
  *   E <partition> <offset> <id> <padLength>   drain: a record read again from the earliest offset
  *   END <partition> <next>              drain: the partition's next offset
  *   DRAINED <settled 0|1>               drain: done (1: every queue empty and the group caught up)
@@ -113,10 +114,15 @@ routed.consume(
   { ack: 'auto', prefetch: 32 },
 );
 dead.consume((msg) => void received('dead', msg), { ack: 'auto', prefetch: 32 });
-broker.on('consumer-error', () => undefined);
+// Poison's throws are reported here by design; anything else (a failed commit, say) is told to the parent.
+broker.on('consumer-error', (event: { error?: unknown }) => {
+  const text = event.error instanceof Error ? event.error.message : String(event.error);
+  if (text !== 'poison') say(`X ${text.replace(/\s+/g, ' ').slice(0, 200)}`);
+});
 
-// The group's handler is synchronous: the reader reports a run's position when the run's last
-// handler returns, in the same turn, so `handled` never runs ahead of what commit() commits.
+// The group's handler is synchronous: the reader reports a run's position to the group when the
+// run's last handler returns, in the same turn, so whenever the commit loop below takes a copy
+// of `handled`, the group has it already and commit() makes at least that durable.
 const handled = new Array<number>(PARTITIONS).fill(-1);
 const group = events.subscribe({ group: 'audit', from: 'earliest' }, (msg: TopicMessage) => {
   const body = msg.body as Body;
