@@ -205,6 +205,8 @@ export class Supervisor implements SupervisorApi {
   readonly #inboxBytes: number;
   /** From the storage thread's death until its replacement serves every host. */
   #storageRestart: Promise<void> | null = null;
+  /** False from the storage thread's death until a replacement serves: a call to a dead thread never answers. */
+  #storageAlive = true;
   #lastStorageStats: StorageStats | null = null;
   #nextAddress = 1;
   #closing = false;
@@ -381,7 +383,7 @@ export class Supervisor implements SupervisorApi {
 
   /** The storage thread's figures; while it is being restarted, the last ones seen, marked failed. */
   async #storageStats(): Promise<StorageStats> {
-    if (this.#storageRestart === null) {
+    if (this.#storageAlive && this.#storageRestart === null) {
       this.#lastStorageStats = await this.#storage.stats();
       return this.#lastStorageStats;
     }
@@ -434,7 +436,7 @@ export class Supervisor implements SupervisorApi {
     await this.#placement.close().catch(() => undefined);
     // A restart in progress gives up (and closes what it started) now that #closing is set.
     await this.#storageRestart;
-    await this.#storage.close().catch(() => undefined);
+    if (this.#storageAlive) await this.#storage.close().catch(() => undefined);
     await this.#storageThread.terminate();
   }
 
@@ -726,7 +728,9 @@ export class Supervisor implements SupervisorApi {
    * a disk error's recovery. In memory mode the storage's contents died with the thread.
    */
   #onStorageThreadExit(thread: Worker, code: number): void {
-    if (this.#closing || thread !== this.#storageThread) return;
+    if (thread !== this.#storageThread) return;
+    this.#storageAlive = false;
+    if (this.#closing) return;
     const reason = `the storage thread exited (exit code ${code})`;
     this.#storageRestart = this.#restartStorage(reason).finally(() => {
       this.#storageRestart = null;
@@ -747,6 +751,7 @@ export class Supervisor implements SupervisorApi {
         this.#storage = storage;
         this.#storageThread = thread;
         this.#storageRings = rings;
+        this.#storageAlive = true;
         for (const host of this.#hosts) {
           if (host.state !== 'running') continue; // a host (re)spawned later attaches to the new storage itself
           const channel = new MessageChannel();
@@ -760,7 +765,10 @@ export class Supervisor implements SupervisorApi {
         this.#onStorageEvent({ type: 'recovered', reason, attempts: attempt, downMs: performance.now() - sinceMs });
         return;
       } catch {
-        if (thread !== null) await thread.terminate();
+        if (thread !== null) {
+          if (thread === this.#storageThread) this.#storageAlive = false;
+          await thread.terminate();
+        }
         if (this.#closing) return;
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** (attempt - 1))));
       }

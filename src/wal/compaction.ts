@@ -47,7 +47,9 @@ async function newestOffsets(context: CompactionContext, log: LogState): Promise
     if ((row.flags & (BATCH_FLAG_CONTROL | BATCH_FLAG_OPAQUE)) !== 0) continue;
     const segment = byBase.get(row.segmentBaseLsn);
     if (segment === undefined) continue;
+    // Maintenance runs one step at a time: nothing retires a segment under this read.
     const read = await readSegmentRange(context.files, segment, row.position, row.length, window);
+    if (read === null) throw new Error(`segment ${segment.path} was retired during compaction`);
     window = read.window;
     const check = checkBatch(read.buf, read.at, row.length, context.batchBytesMax);
     if (!check.ok) throw new CorruptLogError(`corrupt WAL segment ${segment.path} at byte offset ${row.position}: ${check.reason}`);

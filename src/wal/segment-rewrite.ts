@@ -90,6 +90,9 @@ export async function rewriteSegment(
   });
   if (outcome.failure !== null) throw new CorruptLogError(`corrupt WAL segment ${segment.path} at byte offset ${outcome.failure.position}: ${outcome.failure.reason}`);
   if (changedLogs.size === 0) return { rewritten: false, bytesAfter: segment.size, changedLogs };
+  // Readers that find the old rows until the swap below read the old file through this
+  // descriptor, opened before its path is given to the new file (or removed).
+  await segment.reader(context.files);
 
   if (chunks.length > 0) {
     const cleaned = `${segment.path}${CLEANED_SUFFIX}`;
@@ -116,7 +119,9 @@ export async function rewriteSegment(
     await context.files.syncDir(path.dirname(segment.path));
   }
 
-  // Swap the in-memory view in one synchronous step.
+  // Swap the in-memory view in one synchronous step. A read in flight through the old segment
+  // sees it retired and looks its batch up again (wal-log.ts readSegmentRange).
+  segment.retired = true;
   for (const [name] of segment.logs) {
     const log = context.logs.get(name);
     if (log === undefined) continue;

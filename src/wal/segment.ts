@@ -71,6 +71,12 @@ export class Segment {
   sealed = false;
   /** Bumped when compaction replaces the file: cached reads of the old one are stale. */
   generation = 0;
+  /**
+   * Replaced (reclaim, compaction) or deleted (retention) by maintenance: the file at its path
+   * is another one now, or none. A read through it that was in flight is not trusted: the reader
+   * looks its batch up in the directory again (readSegmentRange returns null).
+   */
+  retired = false;
   #readFile: Promise<WalFile> | null = null;
 
   constructor(dir: string, baseLsn: number, indexIntervalBytes: number) {

@@ -75,20 +75,32 @@ interface ReadWindow {
 }
 
 /** Reads bytes [position, position+length) of a segment, through a read-ahead window. */
-export async function readSegmentRange(files: FileLayer, segment: Segment, position: number, length: number, window: ReadWindow | null): Promise<{ buf: Buffer; at: number; window: ReadWindow }> {
+/**
+ * Reads [position, position + length) of a segment (through a read-ahead window). Null when the
+ * segment was retired by maintenance before or while reading: the position came from a directory
+ * row of the old file, so the caller looks the batch up again.
+ */
+export async function readSegmentRange(files: FileLayer, segment: Segment, position: number, length: number, window: ReadWindow | null): Promise<{ buf: Buffer; at: number; window: ReadWindow } | null> {
+  if (segment.retired) return null;
   if (window !== null && window.segment === segment && window.generation === segment.generation && position >= window.start && position + length <= window.end) {
     return { buf: window.buf, at: position - window.start, window };
   }
   const want = Math.max(length, Math.min(READ_AHEAD_BYTES, segment.size - position));
   // A fresh buffer per window: records handed out from the previous window stay valid.
   const buf = Buffer.allocUnsafe(want);
-  const file = await segment.reader(files);
   let got = 0;
-  while (got < want) {
-    const n = await file.read(buf, got, want - got, position + got);
-    if (n === 0) break;
-    got += n;
+  try {
+    const file = await segment.reader(files);
+    while (got < want) {
+      const n = await file.read(buf, got, want - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } catch (error) {
+    if (segment.retired) return null; // its descriptor was closed, or its file deleted, meanwhile
+    throw error;
   }
+  if (segment.retired) return null;
   if (got < length) {
     throw new CorruptLogError(`WAL segment ${segment.path} ends at byte offset ${position + got}, inside a batch of ${length} bytes at ${position} that was confirmed: the file was truncated`);
   }
@@ -341,11 +353,12 @@ export class WalLog implements ActorLog {
       this.#core.assertOpen();
       const row = this.#nextOpaqueRow(next);
       if (row === null) return;
-      next = row.logBaseOffset + row.span;
       const segment = this.#core.segment(row.segmentBaseLsn)!;
       const bodyBytes = row.length - bodyStart;
       const take = Math.min(headBytes, bodyBytes);
       const read = await readSegmentRange(this.#core.files, segment, row.position, bodyStart + take, window);
+      if (read === null) continue; // rewritten meanwhile: look the batch up again
+      next = row.logBaseOffset + row.span;
       window = read.window;
       // The name's length first: the header reader takes the name from the bytes read.
       if (readU16(read.buf, read.at + BATCH_LOG_NAME_BYTES_OFFSET) !== state.nameBytes.byteLength) throw this.#corrupt(segment, row, 'the log name length differs from the directory\'s');
@@ -398,6 +411,7 @@ export class WalLog implements ActorLog {
       }
       const segment = this.#core.segment(row.segmentBaseLsn)!;
       const read = await readSegmentRange(this.#core.files, segment, row.position, row.length, window);
+      if (read === null) continue; // rewritten meanwhile: look the batch up again
       window = read.window;
       const check = checkBatch(read.buf, read.at, row.length, this.#core.batchBytesMax);
       if (!check.ok) throw this.#corrupt(segment, row, check.reason);
@@ -429,6 +443,7 @@ export class WalLog implements ActorLog {
         continue;
       }
       const read = await readSegmentRange(this.#core.files, segment, row.position, row.length, window);
+      if (read === null) continue; // rewritten meanwhile: look the batch up again
       window = read.window;
       const check = checkBatch(read.buf, read.at, row.length, this.#core.batchBytesMax);
       const fail = (reason: string) => new CorruptLogError(`corrupt WAL segment ${segment.path} at byte offset ${row.position}: ${reason} (read back for log "${state.name}")`);

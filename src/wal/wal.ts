@@ -416,7 +416,10 @@ export class Wal implements ActorStorage, WalCore {
         log.deliveries.forget(0, log.startOffset);
       }
       this.#segments.splice(0, plan.deleteCount);
-      for (const segment of doomed) this.#segmentByBase.delete(segment.baseLsn);
+      for (const segment of doomed) {
+        segment.retired = true;
+        this.#segmentByBase.delete(segment.baseLsn);
+      }
       const bytesDeleted = await deleteSegmentFiles(this.files, this.#walDir, doomed);
       return { segmentsDeleted: doomed.length, bytesDeleted, reasons: plan.reasons };
     });

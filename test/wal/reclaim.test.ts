@@ -6,6 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { NodeFileLayer, type OpenMode } from '../../src/wal/file-layer.js';
 import { Wal } from '../../src/wal/wal.js';
 import { collect, tempDir, text, values } from './helpers.js';
 
@@ -149,5 +150,47 @@ describe('wal reclaim', () => {
     expect((await collect(again.replay())).map((r) => r.offset)).toEqual(kept.map((r) => r.offset));
     expect(await values((await reopened.openLog('queue:pin', { kind: 'queue' })).replay())).toEqual(['pins segment 0']);
     await reopened.close();
+  });
+});
+
+describe('wal reclaim under concurrent reads', () => {
+  it('wal reclaim - replays running while segments are rewritten read exactly the live records, never a moved batch', async () => {
+    const dir = tempDir();
+    // Opening a segment for reading takes a few ms, as on a busy disk: a reader's open that starts
+    // before a rewrite renames the new file over the segment ends after it.
+    const inner = new NodeFileLayer();
+    const slowOpens = new Proxy(inner, {
+      get(target, property: keyof NodeFileLayer) {
+        if (property === 'open') {
+          return async (file: string, mode: OpenMode) => {
+            if (mode === 'read' && file.endsWith('.log')) await new Promise((resolve) => setTimeout(resolve, 3));
+            return target.open(file, mode);
+          };
+        }
+        const value = target[property];
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const open = () => Wal.open(dir, { segmentBytesMax: SEGMENT, retentionCheckIntervalMs: 0, files: slowOpens });
+    const expected: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const wal = await open();
+      const queue = await wal.openLog('queue:busy', { kind: 'queue' });
+      const offsets: number[] = [];
+      for (let i = 0; i < 300; i++) offsets.push((await queue.append([text(pad(`r${round}-${i}`))])).baseOffset);
+      // Most of each segment dies; one message in five stays, so segments are rewritten, not deleted.
+      await queue.acknowledge(offsets.filter((_, i) => i % 5 !== 0));
+      for (let i = 0; i < 300; i += 5) expected.push(pad(`r${round}-${i}`));
+      await wal.close();
+      // A fresh open has no segment open for reading yet: the readers open them while they are
+      // being replaced, as an actor replaying its log at start does.
+      const again = await open();
+      const log = await again.openLog('queue:busy', { kind: 'queue' });
+      const readers = Array.from({ length: 4 }, (_, k) => new Promise<string[]>((resolve, reject) => setTimeout(() => values(log.replay()).then(resolve, reject), k)));
+      const [reclaimed, ...read] = await Promise.all([again.reclaim(), ...readers]);
+      expect(reclaimed.segmentsRewritten).toBeGreaterThan(0);
+      for (const r of read) expect(r).toEqual(expected);
+      await again.close();
+    }
   });
 });
