@@ -707,6 +707,11 @@ export class Supervisor implements SupervisorApi {
       return;
     }
     if (this.#closing || !this.#decisions.onStarting(entry.id, performance.now())) return;
+    await this.#startIncarnation(entry, reason, attempt + 1);
+  }
+
+  /** Starts an actor's next incarnation on its host; a failed start goes to the policy. */
+  async #startIncarnation(entry: ActorEntry, reason: string, attempt: number): Promise<void> {
     const host = this.#hosts[entry.host]!;
     if (host.state !== 'running') return; // its host died meanwhile: the host's death restarts it
     entry.restarts++;
@@ -717,7 +722,7 @@ export class Supervisor implements SupervisorApi {
       return;
     }
     this.#decisions.onRunning(entry.id, performance.now());
-    this.#emit({ type: 'restart', actor: entry.id, reason, attempt: attempt + 1, host: entry.host });
+    this.#emit({ type: 'restart', actor: entry.id, reason, attempt, host: entry.host });
   }
 
   /**
@@ -805,30 +810,15 @@ export class Supervisor implements SupervisorApi {
       const entry = this.#actors.get(id);
       if (entry === undefined || this.#decisions.lifecycleOf(id)?.state !== 'stopped') continue;
       this.#decisions.addChild(id, { restart: this.#decisions.specOf(id)?.restart ?? 'permanent' }, performance.now());
-      await this.#reincarnate(entry, 'the storage was reopened after it stopped');
+      if (!this.#closing) await this.#startIncarnation(entry, 'the storage was reopened after it stopped', 1);
     }
     for (const entry of [...this.#actors.values()]) {
       if (entry.declaration.log === undefined || this.#decisions.lifecycleOf(entry.id)?.state !== 'running') continue;
       const host = this.#hosts[entry.host]!;
       if (host.state !== 'running') continue;
       await host.api.suspendActor(entry.id).catch(() => undefined);
-      await this.#reincarnate(entry, 'the storage was reopened: replaying its log');
+      if (!this.#closing) await this.#startIncarnation(entry, 'the storage was reopened: replaying its log', 1);
     }
-  }
-
-  /** Starts an actor's next incarnation outside a supervision decision; a failed start goes to the policy. */
-  async #reincarnate(entry: ActorEntry, reason: string): Promise<void> {
-    const host = this.#hosts[entry.host]!;
-    if (this.#closing || host.state !== 'running') return;
-    entry.restarts++;
-    try {
-      await host.api.startActor(this.#startSpec(entry));
-    } catch (error) {
-      this.#onActorExit(entry.id, { kind: 'error', error: serializeError(error) });
-      return;
-    }
-    this.#decisions.onRunning(entry.id, performance.now());
-    this.#emit({ type: 'restart', actor: entry.id, reason, attempt: 1, host: entry.host });
   }
 
   async #stopQuietly(id: string): Promise<void> {
