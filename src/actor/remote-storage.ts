@@ -114,19 +114,29 @@ export class RemoteActorStorage implements ActorStorage {
   #closed = false;
   /** Bumped on every reattach: log handles of an earlier storage thread are not valid any more. */
   epoch = 0;
-  /** Rejects (and is replaced) when the storage thread is replaced: a control call to a dead thread never answers. */
-  #lost = RemoteActorStorage.#lostSignal();
-
-  static #lostSignal(): { promise: Promise<never>; reject: (error: Error) => void } {
-    let reject!: (error: Error) => void;
-    const promise = new Promise<never>((_resolve, fail) => (reject = fail));
-    promise.catch(() => undefined);
-    return { promise, reject };
-  }
+  /**
+   * Control calls not answered yet, refused when the storage thread is replaced: a call to a dead
+   * thread never answers. (Not a Promise.race against one long-lived promise: each race would
+   * leave a reaction on it holding its answer, and a queue's start makes thousands of calls.)
+   */
+  readonly #controlCalls = new Set<(error: Error) => void>();
 
   /** A control call (comlink) to the storage thread, refused if that thread is replaced before it answers. */
   control<T>(call: (api: Remote<StorageHostApi>) => Promise<T>): Promise<T> {
-    return Promise.race([call(this.#api), this.#lost.promise]);
+    return new Promise<T>((resolve, reject) => {
+      const calls = this.#controlCalls;
+      calls.add(reject);
+      call(this.#api).then(
+        (value) => {
+          calls.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          calls.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   constructor(connection: StorageConnection, durable: boolean) {
@@ -168,8 +178,8 @@ export class RemoteActorStorage implements ActorStorage {
     this.#requests = attachWriter(connection.requests);
     this.#responses = this.#consume(connection.responses);
     this.epoch += 1;
-    this.#lost.reject(lost);
-    this.#lost = RemoteActorStorage.#lostSignal();
+    for (const refuse of this.#controlCalls) refuse(lost);
+    this.#controlCalls.clear();
     this.#logs.clear();
     this.#backlog.length = 0;
     for (const waiting of this.#waiting.values()) waiting.reject(lost);
