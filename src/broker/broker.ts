@@ -32,6 +32,13 @@ import { deadLetteredBytes, type DeadLetterReason, type QueueOptions, QueueRecor
 import type { Topic } from './topic/topic.js';
 import { type TopicDeclareOptions, TopicRegistry } from './topic/topic-registry.js';
 
+/**
+ * Each actor host's heap, in MiB, unless `hostHeapMb` says otherwise: a host holds actors'
+ * metadata only (a durable queue at its default 100,000 batches known: ~38 MiB), so a bug or an
+ * unbounded memory-only queue costs a host restart, not the whole process.
+ */
+export const HOST_HEAP_MB_DEFAULT = 1024;
+
 export interface BrokerOptions {
   /** Durable storage; omitted: memory only, nothing survives a restart. */
   dataDir?: string;
@@ -54,6 +61,13 @@ export interface BrokerOptions {
    * half the machine's memory, at most 4 GiB.
    */
   memoryLimitBytes?: number;
+  /**
+   * Heap limit of each actor-host thread, in MiB (at least 16). A host past it dies with
+   * ERR_WORKER_OUT_OF_MEMORY and the supervisor restarts its actors on a new one. Queues keep
+   * their metadata within it (`memoryBatches`); message bodies live in shared memory
+   * (`memoryLimitBytes`), outside it. Default HOST_HEAP_MB_DEFAULT (1024).
+   */
+  hostHeapMb?: number;
   supervisor?: { maxRestarts?: number; withinMs?: number; backoffMs?: [min: number, max: number] };
   /** For resilience tests: `storageFaults: true` (with a dataDir) lets `broker.faults.failStorage` make the disk fail. */
   testing?: { storageFaults?: boolean };
@@ -75,9 +89,16 @@ export interface QueueDeclareOptions {
    * are read back as they come up for delivery: a queue can be larger than memory.
    */
   memoryBytes?: number;
+  /**
+   * Batches the queue knows in memory, each ~400 B of its host's heap whatever its size
+   * (default 100,000 durable, 250,000 memory-only). Past it a durable queue keeps later
+   * batches in its log only and reads their heads back a page at a time (`stats().paged`); a
+   * memory-only queue refuses publishes with BATON_QUEUE_FULL.
+   */
+  memoryBatches?: number;
 }
 
-const QUEUE_OPTION_KEYS = new Set(['durable', 'codec', 'maxPriority', 'deadLetter', 'maxDeliveries', 'messageTtlMs', 'maxLength', 'maxBytes', 'overflow', 'ackTimeoutMs', 'memoryBytes']);
+const QUEUE_OPTION_KEYS = new Set(['durable', 'codec', 'maxPriority', 'deadLetter', 'maxDeliveries', 'messageTtlMs', 'maxLength', 'maxBytes', 'overflow', 'ackTimeoutMs', 'memoryBytes', 'memoryBatches']);
 
 export class Broker extends EventEmitter {
   readonly #runtime: ActorRuntime;
@@ -171,6 +192,7 @@ export class Broker extends EventEmitter {
       ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
       ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
       ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
+      hostHeapMb: options.hostHeapMb ?? HOST_HEAP_MB_DEFAULT,
       ...(options.testing?.storageFaults === true ? { testing: { storageFaults: true } } : {}),
       supervisor: {
         ...(options.supervisor?.maxRestarts === undefined ? {} : { maxRestarts: options.supervisor.maxRestarts }),
@@ -306,7 +328,7 @@ export class Broker extends EventEmitter {
       maxPriority: integer('maxPriority', 0, 255) ?? 0,
       overflow,
     };
-    const optional = { maxDeliveries: integer('maxDeliveries', 1, 1_000_000), messageTtlMs: integer('messageTtlMs', 1, 2 ** 31), maxLength: integer('maxLength', 0, 2 ** 31), maxBytes: integer('maxBytes', 0, 2 ** 40), ackTimeoutMs: integer('ackTimeoutMs', 1, 2 ** 31), memoryBytes: integer('memoryBytes', 0, 2 ** 40) };
+    const optional = { maxDeliveries: integer('maxDeliveries', 1, 1_000_000), messageTtlMs: integer('messageTtlMs', 1, 2 ** 31), maxLength: integer('maxLength', 0, 2 ** 31), maxBytes: integer('maxBytes', 0, 2 ** 40), ackTimeoutMs: integer('ackTimeoutMs', 1, 2 ** 31), memoryBytes: integer('memoryBytes', 0, 2 ** 40), memoryBatches: integer('memoryBatches', 2, 2 ** 31) };
     for (const [key, value] of Object.entries(optional)) if (value !== undefined) (resolved as unknown as Record<string, number>)[key] = value;
     if (options.deadLetter !== undefined) resolved.deadLetter = options.deadLetter;
     return resolved;

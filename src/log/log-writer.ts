@@ -121,6 +121,9 @@ export class LogWriter {
    */
   freeExtent(address: number, generation: number, fill: number): boolean {
     if (this.#table.generationOf(address) !== generation) return false;
+    // Offered unsealed but sealed here since: a PUBLISH the actor has not read yet may still name
+    // batches in it. The actor frees it when that PUBLISH's seal reaches it.
+    if (fill >= 0 && address !== this.#extent) return false;
     if (address === this.#extent) {
       if (this.pos - address !== fill || this.#mark.active) return false;
       this.#extent = -1;

@@ -237,7 +237,7 @@ describe('queues', () => {
     const b = await start();
     const q = await b.queue('trash');
     await q.sendBatch([1, 2, 3]);
-    expect(await q.stats()).toEqual({ ready: 3, unacked: 0, consumers: 0, delayed: 0, readyBytes: 3, parked: 0 });
+    expect(await q.stats()).toEqual({ ready: 3, unacked: 0, consumers: 0, delayed: 0, readyBytes: 3, parked: 0, paged: 0 });
     expect(await q.purge()).toEqual({ purged: 3 });
     await q.sendBatch([4, 5]);
     expect(await q.delete()).toEqual({ deleted: 2 });

@@ -22,7 +22,7 @@ import { serializeError } from '../../errors.js';
 import type { Arena } from '../../log/arena.js';
 import { readExtentTable, readNextOffset, writeNextOffset } from '../../log/extent-table.js';
 import { QB_BODY_BYTES, QB_COUNT, QB_EXPIRES_AT, QB_HEADER_BYTES, QB_LENGTH, QB_NOT_BEFORE, QB_PRIORITY, QB_TIMESTAMP } from './queue-batch.js';
-import { type DurableHead, QueueState } from './queue-state.js';
+import { type DurableHead, type PagedTail, QueueState, unacknowledged } from './queue-state.js';
 import {
   type AckMode,
   deadLetterBytes,
@@ -102,6 +102,8 @@ class QueueActor implements ActorBehavior {
             removed: (offset: number) => this.#removed(offset),
             redelivered: (offset: number, count: number) => this.#deliveries.push(offset, count),
             fetch: (fromOffset: number, bytes: number) => this.#askExtent(fromOffset, bytes),
+            removedRange: (from: number, end: number) => this.#acks.push(from, end),
+            pageIn: (fromOffset: number, endOffset: number, maxBatches: number) => this.#pageIn(fromOffset, endOffset, maxBatches),
           }
         : {}),
     });
@@ -109,10 +111,23 @@ class QueueActor implements ActorBehavior {
     const header = this.#declaration.tableHeader;
     const table = readExtentTable(context.arena, header);
     if (durable) {
+      // At most memoryBatches heads are kept; the rest of the log is only counted (the paged
+      // tail): a queue longer than its host's heap starts, and never replays itself out of memory.
       const log = this.#log!;
       const heads: DurableHead[] = [];
-      for await (const head of log.replayBatchHeads!({ headBytes: QB_HEADER_BYTES })) heads.push(durableHead(head.baseOffset, head.head, head.acked));
-      state.restoreDurable(table, heads, await log.deliveryCounts!(), log.nextOffset, Date.now());
+      let tail: PagedTail | null = null;
+      for await (const { baseOffset, head, acked } of log.replayBatchHeads!({ headBytes: QB_HEADER_BYTES })) {
+        const read = durableHead(baseOffset, head, acked);
+        if (tail === null && heads.length < state.memoryBatches) {
+          heads.push(read);
+          continue;
+        }
+        tail ??= { from: baseOffset, end: 0, messages: 0, bytes: 0 };
+        tail.end = baseOffset + read.count;
+        tail.messages += unacknowledged(read);
+        tail.bytes += read.bodyBytes;
+      }
+      state.restoreDurable(table, heads, tail, await log.deliveryCounts!(), log.nextOffset, Date.now());
     } else {
       // A first start finds an empty table; a restart after a host death finds the queue as it was.
       state.restore(table, readNextOffset(context.arena, header), Date.now());
@@ -297,6 +312,27 @@ class QueueActor implements ActorBehavior {
         this.#logging = false;
         this.#failUnlessStorageDown(error);
       },
+    );
+  }
+
+  /** Reads a page of the tail's batch heads from the log (not their bodies: those are fetched as they come up). */
+  #pageIn(fromOffset: number, endOffset: number, maxBatches: number): void {
+    const read = async (): Promise<{ heads: DurableHead[]; complete: boolean }> => {
+      const heads: DurableHead[] = [];
+      for await (const { baseOffset, head, acked } of this.#log!.replayBatchHeads!({ fromOffset, headBytes: QB_HEADER_BYTES })) {
+        if (baseOffset >= endOffset) return { heads, complete: true };
+        heads.push(durableHead(baseOffset, head, acked));
+        if (heads.length === maxBatches) return { heads, complete: false };
+      }
+      return { heads, complete: true };
+    };
+    read().then(
+      ({ heads, complete }) => {
+        this.#state!.pagedIn(heads, endOffset, complete, Date.now());
+        this.#arm();
+        this.#flushLog();
+      },
+      (error: unknown) => this.#failUnlessStorageDown(error),
     );
   }
 

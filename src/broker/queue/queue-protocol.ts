@@ -86,6 +86,8 @@ export interface QueueOptions {
   ackTimeoutMs?: number;
   /** Bytes of message bodies a durable queue keeps in memory; beyond, bodies stay on disk until delivered. */
   memoryBytes?: number;
+  /** Batches a queue knows in memory (heap); beyond, a durable queue pages them from its log, a memory-only one refuses publishes. */
+  memoryBatches?: number;
 }
 
 export interface QueueStats {
@@ -96,6 +98,8 @@ export interface QueueStats {
   readyBytes: number;
   /** Dead letters the dead-letter queue refused: kept here, retried (event 'dead-letter-failed'). */
   parked: number;
+  /** Durable queues: ready messages (counted in `ready`) in the log only, past `memoryBatches`: paged in as the queue drains. */
+  paged: number;
 }
 
 // --- PUBLISH -----------------------------------------------------------------------------------

@@ -98,10 +98,38 @@ export interface QueueEffects {
    * `bytes`, then call `fetched`.
    */
   fetch?(fromOffset: number, bytes: number): void;
+  /** Durable queues: offsets [from, end) left the queue at once (a purge of the paged tail; log them acknowledged). */
+  removedRange?(from: number, end: number): void;
+  /**
+   * Durable queues: the paged tail needs to come into memory: read the heads of at most
+   * `maxBatches` batches of the log from `fromOffset` on, below `endOffset`, then call `pagedIn`.
+   */
+  pageIn?(fromOffset: number, endOffset: number, maxBatches: number): void;
 }
 
 /** Bytes of batches a durable queue keeps in memory by default; past it, new batches stay on disk until needed. */
 export const MEMORY_BYTES_DEFAULT = 64 * 1024 * 1024;
+/**
+ * Batches a queue knows in memory by default (each costs ~400 B of its host's heap, whatever
+ * its size). Past it a durable queue keeps later batches in its log only (the paged tail) and
+ * reads their heads back in pages; a memory-only queue refuses publishes (BATON_QUEUE_FULL).
+ * A long queue of small batches thus never runs its host out of heap, at start or after.
+ */
+export const MEMORY_BATCHES_DEFAULT = 100_000;
+export const MEMORY_BATCHES_MEMORY_ONLY_DEFAULT = 250_000;
+
+/**
+ * A durable queue's paged tail: every batch of its log from `from` to `end` that holds a
+ * message not yet removed, known only by counts. Batches arrive in offset order, so once a batch
+ * goes to the tail every later one does too, until the tail is paged in whole.
+ */
+interface PagedTail {
+  from: number;
+  end: number;
+  /** Messages and body bytes in it (counted as ready). */
+  messages: number;
+  bytes: number;
+}
 
 export interface QueueStateOptions extends QueueOptions {
   name: string;
@@ -300,6 +328,12 @@ export class QueueState {
   readonly #memoryBytes: number;
   /** A fetch asked for and not yet answered (`fetched`): one at a time. */
   #fetching = false;
+  /** Batches known in memory (made, not done), and how many may be. */
+  #batches = 0;
+  readonly #memoryBatches: number;
+  #tail: PagedTail | null = null;
+  /** A page-in asked for and not yet answered (`pagedIn`): one at a time. */
+  #paging = false;
 
   constructor(options: QueueStateOptions, arena: Arena, effects: QueueEffects) {
     this.options = options;
@@ -308,6 +342,12 @@ export class QueueState {
     this.#spans = Array.from({ length: options.maxPriority + 1 }, () => new SpanDeque());
     this.#redeliver = Array.from({ length: options.maxPriority + 1 }, () => new DelayHeap<MessageRef>());
     this.#memoryBytes = options.durable ? (options.memoryBytes ?? MEMORY_BYTES_DEFAULT) : Infinity;
+    this.#memoryBatches = options.memoryBatches ?? (options.durable ? MEMORY_BATCHES_DEFAULT : MEMORY_BATCHES_MEMORY_ONLY_DEFAULT);
+  }
+
+  /** Batches a queue knows in memory at most: the rest of a durable queue's log is paged. */
+  get memoryBatches(): number {
+    return this.#memoryBatches;
   }
 
   get deleted(): boolean {
@@ -315,7 +355,16 @@ export class QueueState {
   }
 
   stats(): QueueStats {
-    return { ready: this.#ready, unacked: this.#unacked, consumers: this.#consumers.size, delayed: this.#delayed, readyBytes: this.#readyBytes, parked: this.#parked.size };
+    const tail = this.#tail;
+    return {
+      ready: this.#ready + (tail?.messages ?? 0),
+      unacked: this.#unacked,
+      consumers: this.#consumers.size,
+      delayed: this.#delayed,
+      readyBytes: this.#readyBytes + (tail?.bytes ?? 0),
+      parked: this.#parked.size,
+      paged: tail?.messages ?? 0,
+    };
   }
 
   /** The earliest time something is due (a delay, an expiry, an ack deadline, a parked retry). */
@@ -341,10 +390,15 @@ export class QueueState {
       count += u32[(batch.address + QB_COUNT) >>> 2]!;
       bytes += u32[(batch.address + QB_BODY_BYTES) >>> 2]!;
     }
+    if (!this.options.durable && this.#batches + batches.length > this.#memoryBatches) {
+      throw new QueueFullError(
+        `queue "${this.options.name}" holds ${this.#batches} batches, its memoryBatches limit (each takes its host's heap): consume, send in batches (sendBatch), or declare it durable (a durable queue pages its batches)`,
+      );
+    }
     const { maxLength, maxBytes, overflow } = this.options;
     if (overflow === 'reject-publish' && (maxLength !== undefined || maxBytes !== undefined)) {
-      const queued = this.#ready + this.#pending;
-      const queuedBytes = this.#readyBytes + this.#pendingBytes;
+      const queued = this.#ready + (this.#tail?.messages ?? 0) + this.#pending;
+      const queuedBytes = this.#readyBytes + (this.#tail?.bytes ?? 0) + this.#pendingBytes;
       if ((maxLength !== undefined && queued + count > maxLength) || (maxBytes !== undefined && queuedBytes + bytes > maxBytes)) {
         throw new QueueFullError(
           `queue "${this.options.name}" is full (maxLength ${maxLength ?? '-'}, maxBytes ${maxBytes ?? '-'}): the publish was rejected whole; consume, or raise the limit`,
@@ -386,7 +440,12 @@ export class QueueState {
     for (let i = 0; i < batches.length; i++) {
       const published = batches[i]!;
       const baseOffset = baseOffsets?.[i] ?? this.nextOffset;
-      const batch = this.#accept(published.address, this.#extent(published.extent, published.generation), baseOffset);
+      const extent = this.#extent(published.extent, published.generation);
+      if (this.options.durable && (this.#tail !== null || this.#batches >= this.#memoryBatches)) {
+        this.nextOffset = Math.max(this.nextOffset, this.#toTail(published.address, extent, baseOffset));
+        continue;
+      }
+      const batch = this.#accept(published.address, extent, baseOffset);
       this.nextOffset = Math.max(this.nextOffset, baseOffset + batch.count);
       // Past the memory budget, a durable queue keeps new batches on disk only (they are in the
       // log already) and reads them back as they come up for delivery: larger than memory.
@@ -394,6 +453,67 @@ export class QueueState {
       this.#place(batch, nowMs);
     }
     this.#trimHead(nowMs);
+  }
+
+  /**
+   * Past `memoryBatches`, a durable queue's new batch goes to the paged tail: counted, not known
+   * (it is in the log already); its copy in the arena goes, and a host death does not take it
+   * up from there (its offset is -1, as a refused batch's: the log has it). Returns its end.
+   */
+  #toTail(address: number, extent: Extent, baseOffset: number): number {
+    const arena = this.#arena;
+    arena.ensure(address + QB_HEADER_BYTES);
+    const count = arena.u32[(address + QB_COUNT) >>> 2]!;
+    const length = arena.u32[(address + QB_LENGTH) >>> 2]!;
+    assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
+    const end = baseOffset + count;
+    this.#acceptedEnd = end;
+    arena.f64[(address + QB_BASE_OFFSET) >>> 3] = -1;
+    extent.fill = Math.max(extent.fill, address + length - extent.address);
+    // Its idle time starts again: the producer may still be writing into it.
+    this.#idleExtents.delete(extent);
+    const tail = (this.#tail ??= { from: baseOffset, end, messages: 0, bytes: 0 });
+    tail.end = end;
+    tail.messages += count;
+    tail.bytes += arena.u32[(address + QB_BODY_BYTES) >>> 2]!;
+    const freed: FreedExtent[] = [];
+    this.#maybeFree(extent, freed);
+    if (freed.length > 0) this.#effects.freeExtents(freed);
+    return end;
+  }
+
+  /**
+   * The tail comes into memory a page at a time: when at most half of `memoryBatches` are known,
+   * or none of them is ready (they wait for acks or delays), as many as fit.
+   */
+  #maybePageIn(): void {
+    const tail = this.#tail;
+    if (tail === null || this.#paging || this.#effects.pageIn === undefined) return;
+    if (this.#batches > this.#memoryBatches / 2 && (this.#ready > 0 || this.#batches >= this.#memoryBatches)) return;
+    this.#paging = true;
+    this.#effects.pageIn(tail.from, tail.end, this.#memoryBatches - this.#batches);
+  }
+
+  /**
+   * The heads `pageIn` read, in offset order, from the tail's start; `complete`: the log had no
+   * other batch with a message not removed below the `endOffset` asked for.
+   */
+  pagedIn(heads: readonly DurableHead[], endOffset: number, complete: boolean, nowMs: number): void {
+    this.#paging = false;
+    const tail = this.#tail;
+    if (tail === null) return; // purged meanwhile
+    for (const head of heads) {
+      if (head.baseOffset < tail.from) continue;
+      if (head.baseOffset >= endOffset) break;
+      tail.from = head.baseOffset + head.count;
+      const batch = this.#batchFromHead(head);
+      tail.messages = Math.max(0, tail.messages - unacknowledged(head));
+      tail.bytes = Math.max(0, tail.bytes - head.bodyBytes);
+      this.#takeUp(batch, nowMs);
+    }
+    if (complete) tail.from = Math.max(tail.from, endOffset);
+    if (tail.from >= tail.end) this.#tail = null;
+    this.dispatch(nowMs);
   }
 
   /** A resident batch is dropped from memory (kept on disk): its extent may go. */
@@ -416,7 +536,12 @@ export class QueueState {
     const freed: FreedExtent[] = [];
     for (const { address, generation } of extents) {
       const extent = this.#extents.get(address);
-      if (extent === undefined || extent.generation !== generation) continue;
+      if (extent === undefined || extent.generation !== generation) {
+        // Offered back while unsealed (idle), and refused: its producer had sealed it already. No
+        // batch of it is live here (the generation guards a stale free).
+        if (extent === undefined) freed.push({ address, generation, fill: FREE_EXTENT_SEALED });
+        continue;
+      }
       extent.sealed = true;
       this.#maybeFree(extent, freed);
     }
@@ -458,6 +583,7 @@ export class QueueState {
     const batch = new Batch(baseOffset, count, this.#priorityOf(arena.bytes[address + QB_PRIORITY]!), timestampMs, expiresAtMs, f64[(address + QB_NOT_BEFORE) >>> 3]!, length, u32[(address + QB_BODY_BYTES) >>> 2]!);
     assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
     this.#acceptedEnd = baseOffset + count;
+    this.#batches++;
     this.#makeResident(batch, address, extent, false);
     extent.fill = Math.max(extent.fill, address + length - extent.address);
     return batch;
@@ -488,15 +614,23 @@ export class QueueState {
     if (batch.span !== null && batch.span.record < 0) batch.span.record = recordAt(arena.u32, address, batch.span.index);
   }
 
-  /** A durable queue's batch known from its log only (after a restart): on disk until needed. */
-  #acceptOnDisk(baseOffset: number, count: number, priority: number, timestampMs: number, ownExpiry: number, notBeforeMs: number, length: number, bodyBytes: number): Batch {
+  /** A durable queue's batch known from its log only (at a start, or paged in): on disk until needed; what the log acknowledged is removed. */
+  #batchFromHead(head: DurableHead): Batch {
     const ttl = this.options.messageTtlMs;
-    const expiresAtMs = Math.min(ownExpiry === 0 ? Infinity : ownExpiry, ttl === undefined ? Infinity : timestampMs + ttl);
-    const batch = new Batch(baseOffset, count, this.#priorityOf(priority), timestampMs, expiresAtMs, notBeforeMs, length, bodyBytes);
-    assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
-    this.#acceptedEnd = baseOffset + count;
-    this.#onDisk.set(baseOffset, batch);
+    const own = head.expiresAtMs;
+    const expiresAtMs = Math.min(own === 0 ? Infinity : own, ttl === undefined ? Infinity : head.timestampMs + ttl);
+    const batch = new Batch(head.baseOffset, head.count, this.#priorityOf(head.priority), head.timestampMs, expiresAtMs, head.notBeforeMs, head.length, head.bodyBytes);
+    this.#batches++;
+    this.#onDisk.set(head.baseOffset, batch);
+    this.#markAcknowledged(batch, head);
     return batch;
+  }
+
+  /** What the log acknowledged of a batch is removed (the bitmap of a resident batch may know more). */
+  #markAcknowledged(batch: Batch, head: DurableHead): void {
+    for (let r = 0; r < head.acked.length; r += 2) {
+      for (let offset = head.acked[r]!; offset < head.acked[r + 1]!; offset++) this.#markRemoved(batch, offset - head.baseOffset);
+    }
   }
 
   /** Asks for the batch to be read back (once at a time); false meanwhile. */
@@ -561,8 +695,11 @@ export class QueueState {
     const { maxLength, maxBytes, overflow } = this.options;
     if (overflow !== 'drop-head' || (maxLength === undefined && maxBytes === undefined)) return;
     const dropped: MessageRef[] = [];
-    while ((maxLength !== undefined && this.#ready > maxLength) || (maxBytes !== undefined && this.#readyBytes > maxBytes)) {
-      const excess = maxLength !== undefined && this.#ready > maxLength ? this.#ready - maxLength : 1;
+    // The paged tail counts: the oldest ready messages are in memory, and the next page follows.
+    const paged = this.#tail?.messages ?? 0;
+    const pagedBytes = this.#tail?.bytes ?? 0;
+    while ((maxLength !== undefined && this.#ready + paged > maxLength) || (maxBytes !== undefined && this.#readyBytes + pagedBytes > maxBytes)) {
+      const excess = maxLength !== undefined && this.#ready + paged > maxLength ? this.#ready + paged - maxLength : 1;
       const taken = this.#takeReady(Math.min(excess, GRANT_MESSAGES_MAX), nowMs);
       if (taken === null) break;
       if (taken instanceof Run) for (let i = 0; i < taken.count; i++) dropped.push({ batch: taken.batch, index: taken.index + i });
@@ -654,6 +791,7 @@ export class QueueState {
   dispatch(nowMs: number): void {
     this.#clockMs = nowMs;
     this.#trimHead(nowMs);
+    this.#maybePageIn();
     const order = this.#order;
     if (order.length === 0 || this.#ready === 0) return;
     // Entries gather per consumer (objects and arrays reused) and go out as one GRANT each.
@@ -868,6 +1006,7 @@ export class QueueState {
   }
 
   #batchDone(batch: Batch): void {
+    this.#batches--;
     if (!batch.resident) {
       this.#onDisk.delete(batch.baseOffset);
       return;
@@ -1062,6 +1201,15 @@ export class QueueState {
       this.#remove(ref.batch, ref.index);
       purged++;
     }
+    const tail = this.#tail;
+    if (tail !== null) {
+      // Its batches are not known here: the log acknowledges the whole range (offsets it holds
+      // that are not this queue's messages, or removed already, are acknowledged by then).
+      this.#effects.removedRange?.(tail.from, tail.end);
+      purged += tail.messages;
+      for (const offset of this.#deliveries.keys()) if (offset >= tail.from && offset < tail.end) this.#deliveries.delete(offset);
+      this.#tail = null;
+    }
     this.#ready = 0;
     this.#readyBytes = 0;
     this.#delayed = 0;
@@ -1113,27 +1261,34 @@ export class QueueState {
 
   /**
    * A durable queue's start: its log says which batches hold messages not acknowledged
-   * (`heads`, with their acknowledged parts) and how often some were delivered; the batches
-   * still in the arena (after a host death) are used where they are, the others stay on disk
-   * until they are needed.
+   * (`heads`, with their acknowledged parts; at most `memoryBatches` of them, the rest counted in
+   * `tail`) and how often some were delivered; the batches still in the arena (after a host
+   * death) are used where they are, the others stay on disk until they are needed.
    */
-  restoreDurable(entries: readonly ExtentEntry[], heads: readonly DurableHead[], deliveries: readonly number[], nextOffset: number, nowMs: number): void {
+  restoreDurable(entries: readonly ExtentEntry[], heads: readonly DurableHead[], tail: PagedTail | null, deliveries: readonly number[], nextOffset: number, nowMs: number): void {
     const { found, awaited } = this.#walk(entries);
     const resident = new Map(found.map((f) => [f.baseOffset, f]));
     for (let i = 0; i < deliveries.length; i += 2) this.#deliveries.set(deliveries[i]!, deliveries[i + 1]!);
     let next = nextOffset;
     for (const head of heads) {
+      assert.ok(head.baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
       next = Math.max(next, head.baseOffset + head.count);
       const here = resident.get(head.baseOffset);
-      const batch =
-        here !== undefined && this.#arena.u32[(here.address + QB_COUNT) >>> 2] === head.count
-          ? this.#accept(here.address, here.extent, head.baseOffset)
-          : this.#acceptOnDisk(head.baseOffset, head.count, head.priority, head.timestampMs, head.expiresAtMs, head.notBeforeMs, head.length, head.bodyBytes);
-      // What the log acknowledged is removed (the bitmap of a resident batch may know more).
-      for (let r = 0; r < head.acked.length; r += 2) {
-        for (let offset = head.acked[r]!; offset < head.acked[r + 1]!; offset++) this.#markRemoved(batch, offset - head.baseOffset);
+      let batch: Batch;
+      if (here !== undefined && this.#arena.u32[(here.address + QB_COUNT) >>> 2] === head.count) {
+        batch = this.#accept(here.address, here.extent, head.baseOffset);
+        this.#markAcknowledged(batch, head);
+      } else {
+        batch = this.#batchFromHead(head);
+        this.#acceptedEnd = head.baseOffset + head.count;
       }
       this.#takeUp(batch, nowMs);
+    }
+    if (tail !== null) {
+      assert.ok(tail.from >= this.#acceptedEnd && tail.end > tail.from, 'the paged tail follows the batches known');
+      this.#tail = { ...tail };
+      this.#acceptedEnd = tail.end;
+      next = Math.max(next, tail.end);
     }
     this.nextOffset = next;
     this.#freeIdle(awaited);
@@ -1180,6 +1335,7 @@ export class QueueState {
     batch.remaining = remaining;
     if (remaining === 0) {
       // Done already: not freed here but by `#freeIdle`, which knows the extents still awaited.
+      this.#batches--;
       if (batch.resident) {
         this.#residentBytes -= batch.length;
         batch.extent!.live--;
@@ -1203,6 +1359,15 @@ export class QueueState {
     if (freed.length > 0) this.#effects.freeExtents(freed);
   }
 }
+
+/** Messages of a batch its log has not acknowledged. */
+export function unacknowledged(head: DurableHead): number {
+  let acked = 0;
+  for (let r = 0; r < head.acked.length; r += 2) acked += head.acked[r + 1]! - head.acked[r]!;
+  return head.count - acked;
+}
+
+export type { PagedTail };
 
 /** What a durable queue's start needs of a batch in its log (its header fields, from `replayBatchHeads`). */
 export interface DurableHead {
