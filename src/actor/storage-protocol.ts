@@ -148,7 +148,14 @@ export interface MaintenanceStats {
   segmentsReclaimed: number;
   /** Bytes those rewrites freed. */
   bytesReclaimed: number;
+  /** Small sealed segments merged into fewer files (merge.ts), and the files that made. */
+  segmentsMerged: number;
   lastError: string | null;
+}
+
+/** No pass yet. */
+export function emptyMaintenanceStats(): MaintenanceStats {
+  return { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, segmentsReclaimed: 0, bytesReclaimed: 0, segmentsMerged: 0, lastError: null };
 }
 
 /**

@@ -52,6 +52,7 @@ import {
   READ_INTO_MAX_BYTES,
   STORAGE_ACK_RANGES,
   STORAGE_ACKNOWLEDGE,
+  emptyMaintenanceStats,
   type MaintenanceStats,
   STORAGE_APPEND,
   STORAGE_APPEND_ARENA,
@@ -149,7 +150,7 @@ export class StorageService implements StorageServiceApi {
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | null = null;
   #pass: Promise<void> | null = null;
-  readonly #maintenance: MaintenanceStats = { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, segmentsReclaimed: 0, bytesReclaimed: 0, lastError: null };
+  readonly #maintenance: MaintenanceStats = emptyMaintenanceStats();
   #closed = false;
   /** The shared arena, or null when the broker gave none (arena requests then fail). */
   readonly #arena: Arena | null;
@@ -226,6 +227,7 @@ export class StorageService implements StorageServiceApi {
     this.#maintenance.recordsRemoved += result.compaction.recordsRemoved;
     this.#maintenance.segmentsReclaimed += result.reclaim.segmentsRewritten + result.reclaim.segmentsDeleted;
     this.#maintenance.bytesReclaimed += result.reclaim.bytesBefore - result.reclaim.bytesAfter;
+    this.#maintenance.segmentsMerged += result.merge.segmentsMerged;
   }
 
   /** Writes every open log's start offset, then its removal count, for the hosts to read. */

@@ -26,7 +26,7 @@ import type { ActorStartSpec } from './actor-host.js';
 import type { ActorLogOptions } from '../wal/actor-storage.js';
 import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
-import type { StorageEvent, StorageFaultRule, StorageServiceApi, StorageStats } from './storage-protocol.js';
+import { emptyMaintenanceStats, type StorageEvent, type StorageFaultRule, type StorageServiceApi, type StorageStats } from './storage-protocol.js';
 import { threadUsage } from '../threads/thread-usage.js';
 import type { StorageWorkerData } from './storage-service.js';
 import { Placement, type PlacementStrategy } from './placement.js';
@@ -389,7 +389,7 @@ export class Supervisor implements SupervisorApi {
     }
     const last = this.#lastStorageStats;
     const health = { state: 'failed' as const, failures: (last?.health.failures ?? 0) + 1, recoveries: last?.health.recoveries ?? 0, lastFailure: 'the storage thread died and is being restarted' };
-    return last === null ? { tid: 0, durable: this.#storageDurable, writer: null, maintenance: { passes: 0, failures: 0, segmentsDeleted: 0, segmentsCompacted: 0, recordsRemoved: 0, segmentsReclaimed: 0, bytesReclaimed: 0, lastError: null }, health } : { ...last, tid: 0, health };
+    return last === null ? { tid: 0, durable: this.#storageDurable, writer: null, maintenance: emptyMaintenanceStats(), health } : { ...last, tid: 0, health };
   }
 
   async crashStorage(mode: 'exit' | 'terminate'): Promise<void> {

@@ -190,6 +190,8 @@ export interface MaintenanceResult {
   /** Dead batches removed from the middle of the WAL (reclaim.ts). */
   reclaim: { segmentsRewritten: number; segmentsDeleted: number; batchesRemoved: number; bytesBefore: number; bytesAfter: number };
   compaction: { segmentsRewritten: number; recordsRemoved: number };
+  /** Small sealed segments merged into fewer files (merge.ts). */
+  merge: { segmentsMerged: number; segmentsMade: number };
 }
 
 export interface ActorStorage {
@@ -198,8 +200,9 @@ export interface ActorStorage {
   /** Opens (or creates) a log. Opening a log twice returns the same log. */
   openLog(name: string, options?: ActorLogOptions): Promise<ActorLog>;
   /**
-   * One pass of retention (delete released segments) and then compaction (keep the newest record
-   * per key of `compact` logs, in sealed segments). The storage thread calls it on a timer
+   * One pass of retention (delete released segments), reclaim (rewrite mostly dead segments),
+   * compaction (keep the newest record per key of `compact` logs, in sealed segments) and
+   * merging small segments. The storage thread calls it on a timer
    * (`compactionIntervalMs`); storage that keeps nothing to trim (a remote view) omits it.
    */
   maintain?(): Promise<MaintenanceResult>;

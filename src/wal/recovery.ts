@@ -27,6 +27,7 @@ import { decodeDeliveryValue } from './delivery-counts.js';
 import { batchFlags, LogState } from './log-state.js';
 import { BATCH_ATTR_CONTROL, BATCH_ATTR_DELIVERIES, BATCH_HEADER_BYTES, type BatchHeader, checkBatch, decodeRecords, readBatchHeader } from './record-batch.js';
 import { CLEANED_SUFFIX, parseSegmentFileName, Segment } from './segment.js';
+import { completeMerges } from './segment-files.js';
 
 export interface RecoveryProgress {
   bytesScanned: number;
@@ -44,6 +45,8 @@ export interface RecoveryStats {
   truncatedBytes: number;
   truncatedAt: { file: string; position: number; reason: string } | null;
   indexFilesRewritten: number;
+  /** Segment merges a crash interrupted after their commit, finished here. */
+  mergesCompleted: number;
 }
 
 export interface RecoveryResult {
@@ -157,6 +160,8 @@ async function sameBytes(files: FileLayer, file: string, expected: Uint8Array): 
 export async function recover(options: RecoveryOptions): Promise<RecoveryResult> {
   const { files, walDir, checkpoint, batchBytesMax, indexIntervalBytes } = options;
   const started = performance.now();
+  // A merge committed before a crash is finished first (segment-rewrite.ts mergeSegments).
+  const merged = await completeMerges(files, walDir, await files.readdir(walDir), indexIntervalBytes);
   const names = await files.readdir(walDir);
   const bases: number[] = [];
   for (const name of names) {
@@ -191,6 +196,7 @@ export async function recover(options: RecoveryOptions): Promise<RecoveryResult>
     truncatedBytes: 0,
     truncatedAt: null,
     indexFilesRewritten: 0,
+    mergesCompleted: merged,
   };
   let bytesTotal = 0;
   if (options.onProgress !== undefined) {

@@ -25,6 +25,7 @@ import { writeFileAtomic } from './atomic-file.js';
 import type { FileLayer } from './file-layer.js';
 import type { LogState } from './log-state.js';
 import type { LogSegmentSummary, Segment } from './segment.js';
+import { removeSegmentFiles } from './segment-files.js';
 
 export const LOG_OFFSETS_FILE = 'log-offsets';
 
@@ -121,9 +122,7 @@ export async function deleteSegmentFiles(files: FileLayer, walDir: string, doome
   let bytes = 0;
   for (const segment of doomed) {
     await segment.closeReader();
-    await files.remove(segment.path);
-    await files.remove(segment.offsetIndexPath);
-    await files.remove(segment.timeIndexPath);
+    await removeSegmentFiles(files, segment);
     bytes += segment.size;
   }
   await files.syncDir(walDir);

@@ -30,6 +30,7 @@ import type { ActorLogOptions, ActorStorage, MaintenanceResult } from './actor-s
 import { BatonError, ClosedError, InvalidArgumentError, InvalidNameError, StorageFailedError } from '../errors.js';
 import { type Checkpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { compactLogs, type CompactionResult } from './compaction.js';
+import { mergeSmallSegments, type MergeResult } from './merge.js';
 import { reclaimSegments, type ReclaimResult } from './reclaim.js';
 import type { RewriteContext } from './segment-rewrite.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -170,6 +171,7 @@ export interface WalMaintenanceResult extends MaintenanceResult {
   retention: RetentionResult;
   reclaim: ReclaimResult;
   compaction: CompactionResult;
+  merge: MergeResult;
 }
 
 export interface WalStats {
@@ -447,6 +449,12 @@ export class Wal implements ActorStorage, WalCore {
     });
   }
 
+  /** Merges runs of adjacent small sealed segments into one file each (merge.ts). */
+  mergeSegments(): Promise<MergeResult> {
+    this.assertOpen();
+    return this.serialize(() => mergeSmallSegments({ ...this.#rewriteContext(), segments: this.#segments, segmentBytesMax: this.options.segmentBytesMax }));
+  }
+
   /** What rewriting a segment in place needs of the WAL (segment-rewrite.ts). */
   #rewriteContext(): RewriteContext {
     return {
@@ -470,14 +478,15 @@ export class Wal implements ActorStorage, WalCore {
 
   /**
    * One maintenance pass, as the storage thread runs it on its timer: retention first (segments it
-   * deletes need no other work), then reclaiming dead batches, then compaction by key. Each step
-   * runs after the maintenance before it.
+   * deletes need no other work), then reclaiming dead batches, then compaction by key, then
+   * merging the small segments those left. Each step runs after the maintenance before it.
    */
   async maintain(): Promise<WalMaintenanceResult> {
     const retention = await this.enforceRetention();
     const reclaim = await this.reclaim();
     const compaction = await this.compact();
-    return { retention, reclaim, compaction };
+    const merge = await this.mergeSegments();
+    return { retention, reclaim, compaction, merge };
   }
 
   /**
