@@ -1,5 +1,5 @@
 /**
- * The whole-broker crash harness: a child process (workers/broker-crash-child.ts) starts a
+ * The whole-broker crash harness: a child process (bench/workers/broker-crash-child.ts) starts a
  * Broker on one data directory, declares durable queues (priorities, delays, TTLs, a dead-letter
  * queue, maxDeliveries), a topic with a consumer group committing offsets and an exchange routing
  * to both, and runs a workload; the parent kills it with SIGKILL at a random moment (while it
@@ -35,8 +35,9 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { workerFileUrl } from '../src/threads/worker-file.js';
-import { makeRandom } from './wal-crash-soak.js';
+import { compiledFileUrl } from '../src/threads/worker-file.js';
+import { makeRandom } from './prng.js';
+import { onLines } from './child-lines.js';
 
 export interface BrokerCrashOptions {
   cycles: number;
@@ -438,7 +439,7 @@ interface Life {
 function runLife(args: string[], checker: BrokerCrashChecker, kill: { afterReadyMs: number } | { afterSpawnMs: number } | null, transcript: string[] | null): Promise<Life> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [fileURLToPath(workerFileUrl('broker-crash-child')), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [fileURLToPath(compiledFileUrl('bench/workers/broker-crash-child')), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const life: Life = { ready: false, readyAfterMs: 0, killed: false, stderr: '' };
     let failure = '';
     const killNow = () => {
@@ -456,23 +457,15 @@ function runLife(args: string[], checker: BrokerCrashChecker, kill: { afterReady
     const readyTimeout = setTimeout(() => giveUp(`no READY within ${READY_TIMEOUT_MS} ms (a crash loop or a hang in recovery?)`), READY_TIMEOUT_MS);
     const drainTimeout = kill === null ? setTimeout(() => giveUp(`the drain did not end within ${DRAIN_TIMEOUT_MS} ms`), DRAIN_TIMEOUT_MS) : undefined;
     let loadKill: NodeJS.Timeout | undefined;
-    let buffered = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.startsWith('READY') && !life.ready) {
-          life.ready = true;
-          life.readyAfterMs = performance.now() - started;
-          clearTimeout(readyTimeout);
-          if (kill !== null && 'afterReadyMs' in kill) loadKill = setTimeout(killNow, kill.afterReadyMs);
-        }
-        checker.line(line);
-        if (transcript !== null) transcript.push(line);
+    onLines(child.stdout, (line) => {
+      if (line.startsWith('READY') && !life.ready) {
+        life.ready = true;
+        life.readyAfterMs = performance.now() - started;
+        clearTimeout(readyTimeout);
+        if (kill !== null && 'afterReadyMs' in kill) loadKill = setTimeout(killNow, kill.afterReadyMs);
       }
+      checker.line(line);
+      if (transcript !== null) transcript.push(line);
     });
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {

@@ -2,6 +2,12 @@
  * mulberry32: a small, fast, seeded PRNG for reproducible benchmarks, soaks and test sequences
  * (seeds print on failure, so a run can be replayed). Not for anything that needs secrecy.
  */
+/** Uniform in [0, 1), seeded. */
+export function makeRandom(seed: number): () => number {
+  const next = prng(seed);
+  return () => next() / 4294967296;
+}
+
 export function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

@@ -1,6 +1,6 @@
 /**
  * The WAL crash harness: run a child process that appends with confirms
- * (workers/wal-crash-child.ts), `kill -9` it at a random moment, open the data directory
+ * (bench/workers/wal-crash-child.ts), `kill -9` it at a random moment, open the data directory
  * again, and check that every confirmed record is present, in order, once. Repeat.
  *
  * The vitest suite runs 50+ cycles of it (test/wal/wal-crash.test.ts); `npm run soak` runs this
@@ -15,9 +15,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { workerFileUrl } from '../src/threads/worker-file.js';
+import { compiledFileUrl } from '../src/threads/worker-file.js';
 import { Wal } from '../src/wal/wal.js';
-import { prng } from './prng.js';
+import { makeRandom } from './prng.js';
+import { onLines } from './child-lines.js';
 
 export interface CrashCycleOptions {
   cycles: number;
@@ -37,12 +38,6 @@ export interface CrashCycleReport {
   truncations: number;
 }
 
-/** Uniform in [0, 1), seeded. */
-export function makeRandom(seed: number): () => number {
-  const next = prng(seed);
-  return () => next() / 4294967296;
-}
-
 const POLICIES = ['always', 'interval', 'never'] as const;
 
 interface ChildRun {
@@ -53,12 +48,11 @@ interface ChildRun {
 
 function runChild(dataDir: string, policy: string, writers: number, seed: number, segmentBytesMax: number, killAfterReadyMs: number | null, killAfterSpawnMs: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(workerFileUrl('wal-crash-child')), dataDir, policy, String(writers), String(seed), String(segmentBytesMax)], {
+    const child = spawn(process.execPath, [fileURLToPath(compiledFileUrl('bench/workers/wal-crash-child')), dataDir, policy, String(writers), String(seed), String(segmentBytesMax)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const run: ChildRun = { confirms: 0, confirmed: new Map(), killedBeforeReady: false };
     let ready = false;
-    let buffered = '';
     let stderr = '';
     let killed = false;
     const kill = () => {
@@ -68,21 +62,14 @@ function runChild(dataDir: string, policy: string, writers: number, seed: number
       process.kill(child.pid!, 'SIGKILL');
     };
     const startupTimer = killAfterReadyMs === null ? setTimeout(kill, killAfterSpawnMs) : null;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line === 'READY') {
-          ready = true;
-          if (killAfterReadyMs !== null) setTimeout(kill, killAfterReadyMs);
-        } else if (line.startsWith('C ')) {
-          const [, w, seq] = line.split(' ');
-          run.confirms += 1;
-          run.confirmed.set(Number(w), Math.max(run.confirmed.get(Number(w)) ?? -1, Number(seq)));
-        }
+    onLines(child.stdout, (line) => {
+      if (line === 'READY') {
+        ready = true;
+        if (killAfterReadyMs !== null) setTimeout(kill, killAfterReadyMs);
+      } else if (line.startsWith('C ')) {
+        const [, w, seq] = line.split(' ');
+        run.confirms += 1;
+        run.confirmed.set(Number(w), Math.max(run.confirmed.get(Number(w)) ?? -1, Number(seq)));
       }
     });
     child.stderr.on('data', (chunk: Buffer) => {

@@ -37,7 +37,8 @@
  *
  * argv: dataDir mode(load|drain) cycle seed fsync segmentBytesMax compactionIntervalMs
  */
-import { Broker, type QueueDelivery, type TopicMessage } from '../src/index.js';
+import { Broker, type QueueDelivery, type TopicMessage } from '../../src/index.js';
+import { makeRandom } from '../prng.js';
 
 const [dataDir, mode, cycleArg, seedArg, fsync, segmentArg, intervalArg] = process.argv.slice(2);
 if (dataDir === undefined || (mode !== 'load' && mode !== 'drain') || fsync === undefined) {
@@ -45,15 +46,7 @@ if (dataDir === undefined || (mode !== 'load' && mode !== 'drain') || fsync === 
   process.exit(2);
 }
 const cycle = Number(cycleArg);
-let seed = Number(seedArg ?? 1) >>> 0;
-function random(): number {
-  // mulberry32 (as bench/prng.ts; workers/ does not import from bench/)
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = makeRandom(Number(seedArg ?? 1));
 const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const say = (line: string): void => {

@@ -10,8 +10,9 @@
  *
  * argv: dataDir fsync writers seed segmentBytesMax
  */
-import { Wal } from '../src/wal/wal.js';
-import type { FsyncPolicy } from '../src/wal/wal-writer.js';
+import { Wal } from '../../src/wal/wal.js';
+import type { FsyncPolicy } from '../../src/wal/wal-writer.js';
+import { makeRandom } from '../prng.js';
 
 const [dataDir, fsync, writersArg, seedArg, segmentArg] = process.argv.slice(2);
 if (dataDir === undefined || fsync === undefined) {
@@ -19,15 +20,7 @@ if (dataDir === undefined || fsync === undefined) {
   process.exit(2);
 }
 const writers = Number(writersArg ?? 3);
-let seed = Number(seedArg ?? 1) >>> 0;
-function random(): number {
-  // mulberry32
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = makeRandom(Number(seedArg ?? 1));
 
 const wal = await Wal.open(dataDir, { fsync: fsync as FsyncPolicy, fsyncIntervalMs: 5, segmentBytesMax: Number(segmentArg ?? 256 * 1024) });
 process.stdout.write('READY\n');
