@@ -68,6 +68,13 @@ export class NotFoundError extends BatonError {
   }
 }
 
+/** An actor did not answer a request within its time (`timeoutMs` of the call, or the runtime's request timeout). */
+export class TimeoutError extends BatonError {
+  constructor(message: string, options?: BatonErrorOptions) {
+    super('BATON_TIMEOUT', message, options);
+  }
+}
+
 /** A queue redeclared with options other than those it has (in this process, or recorded in its data directory). */
 export class QueueMismatchError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {

@@ -48,6 +48,7 @@ export {
   QueueMismatchError,
   RingLayoutError,
   StorageFailedError,
+  TimeoutError,
   TopicFullError,
   TopicMismatchError,
 } from './errors.js';

@@ -98,6 +98,8 @@ export class ActorRuntime extends EventEmitter {
   readonly #actors = new Map<string, ActorAddress>();
   readonly #byAddress = new Map<number, string>();
   readonly #pending = new PendingRequests<ReplyRecord>();
+  /** Actors the supervisor stopped (why), until declared again: a request to one fails at once. */
+  readonly #stopped = new Map<string, string>();
   #nextRequest = 1;
   #closed = false;
   /** Per host: records that found its inbox full, in order (a later record never overtakes them). */
@@ -162,6 +164,7 @@ export class ActorRuntime extends EventEmitter {
   async declare(id: string, declaration: ActorDeclaration): Promise<ActorAddress> {
     this.#assertOpen();
     const address = await this.#supervisor.declare(id, declaration);
+    this.#stopped.delete(id);
     this.#actors.set(id, address);
     this.#byAddress.set(address.address, id);
     return address;
@@ -248,6 +251,8 @@ export class ActorRuntime extends EventEmitter {
   /** `request` with a payload written in place (`sendWith`). */
   requestWith(id: string, type: number, payloadBytes: number, fill: PayloadFill, options: { timeoutMs?: number; replyType?: number; urgent?: boolean } = {}): Promise<ReplyRecord> {
     const { address } = this.#address(id);
+    const stopped = this.#stopped.get(id);
+    if (stopped !== undefined) return Promise.reject(new NotFoundError(stopped));
     const requestId = this.#nextRequest;
     this.#nextRequest = this.#nextRequest === 0x7fff_ffff ? 1 : this.#nextRequest + 1;
     const reply = this.#pending.add(requestId, id, address, options.replyType, options.timeoutMs ?? 10_000);
@@ -302,6 +307,11 @@ export class ActorRuntime extends EventEmitter {
   }
 
   #onEvent(event: RuntimeEvent): void {
+    // A stopped actor answers nothing more: its callers learn it now, not at their timeout.
+    if (event.type === 'actor-stopped') {
+      this.#stopped.set(event.actor, event.reason);
+      this.#pending.rejectActor(event.actor, new NotFoundError(event.reason));
+    }
     this.emit(event.type, event);
   }
 

@@ -4,7 +4,7 @@
  * round trip makes no timer-list insert and removal (and none of its garbage) on the
  * application's thread. A request times out within SWEEP_MS after its deadline.
  */
-import { NotFoundError } from '../errors.js';
+import { TimeoutError } from '../errors.js';
 
 export const SWEEP_MS = 250;
 
@@ -58,6 +58,15 @@ export class PendingRequests<R> {
     return true;
   }
 
+  /** Rejects every request waiting for `actor` (it was stopped: no answer will come). */
+  rejectActor(actor: string, error: Error): void {
+    for (const [requestId, pending] of this.#byId) {
+      if (pending.actor !== actor) continue;
+      this.#byId.delete(requestId);
+      pending.reject(error);
+    }
+  }
+
   rejectAll(error: Error): void {
     const all = [...this.#byId.values()];
     this.#byId.clear();
@@ -70,7 +79,7 @@ export class PendingRequests<R> {
     for (const [requestId, pending] of this.#byId) {
       if (pending.deadlineMs > nowMs) continue;
       this.#byId.delete(requestId);
-      pending.reject(new NotFoundError(`actor "${pending.actor}" did not answer request ${requestId} within ${pending.timeoutMs} ms`));
+      pending.reject(new TimeoutError(`actor "${pending.actor}" did not answer request ${requestId} within ${pending.timeoutMs} ms: it is busy or stalled (see broker.stats().actors), or its host was lost`));
     }
     if (this.#byId.size === 0) this.#stop();
   };

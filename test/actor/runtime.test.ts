@@ -79,8 +79,18 @@ describe('actor runtime', () => {
       await until(() => restarts.length === failure, `restart ${failure}`);
       expect(stopped).toEqual([]);
     }
+    const waiting = stateOf(runtime, 'looper').catch((error: unknown) => error);
     await runtime.faults.crashActor('looper', 'throw');
     await until(() => stopped.length === 1, 'the stop');
+    // Requests to it fail with the reason for the stop, at once: the one waiting, and later ones.
+    const started = performance.now();
+    for (const error of [await waiting, await stateOf(runtime, 'looper').catch((e: unknown) => e)]) {
+      if (!(error instanceof Error)) continue; // the first may have been answered before the crash
+      expect(error).toMatchObject({ code: 'BATON_NOT_FOUND' });
+      expect(error.message).toMatch(/looper/);
+    }
+    await expect(stateOf(runtime, 'looper')).rejects.toMatchObject({ code: 'BATON_NOT_FOUND' });
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(stopped[0]).toMatchObject({ type: 'actor-stopped', actor: 'looper' });
     expect((stopped[0] as { report: { restartsInWindow: number } }).report.restartsInWindow).toBe(4);
     await sleep(50);
