@@ -200,7 +200,8 @@ export class StorageService implements StorageServiceApi {
     if (this.#closed || this.#intervalMs === 0 || this.#storage.maintain === undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.maintainNow().finally(() => this.#schedule());
+      // Never rejects: a failed pass is counted (#runPass) and the next one scheduled.
+      void this.maintainNow().finally(() => this.#schedule());
     }, this.#intervalMs);
     // Maintenance never keeps a process alive.
     this.#timer.unref();
