@@ -22,8 +22,8 @@ export interface ReplIo {
 export const HELPER_DOCS: readonly [signature: string, about: string][] = [
   ['broker', 'the started Broker (docs/api.md): broker.queue(), broker.stats(), broker.on(...), broker.close()'],
   ['queue(name, opts?)', 'declare (or get) a queue; opts as broker.queue: durable, codec, maxPriority, deadLetter, ...'],
-  ['topic(name, opts?)', 'declare a topic (when this build has topics)'],
-  ['exchange(name, type, opts?)', 'declare an exchange (when this build has exchanges)'],
+  ['topic(name, opts?)', 'declare a topic'],
+  ['exchange(name, type, opts?)', 'declare an exchange'],
   ['send(name, body, opts?)', 'send to a queue or topic, or publish to an exchange (routing key: opts.routingKey)'],
   ['tail(name, { seconds?, count? }?)', 'print arriving messages (a queue: consumed; a topic: read from its latest offset) until Ctrl-C, the time or the count'],
   ['stats(name?)', 'ready / unacked / consumers / delayed / bytes per queue, as a table'],
