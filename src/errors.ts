@@ -75,6 +75,13 @@ export class TimeoutError extends BatonError {
   }
 }
 
+/** A handler thread of `q.process` / `t.process` died (exit, crash, out of memory): what it held went back (event 'thread-lost' / 'member-lost'). */
+export class HandlerThreadLostError extends BatonError {
+  constructor(message: string, options?: BatonErrorOptions) {
+    super('BATON_HANDLER_THREAD_LOST', message, options);
+  }
+}
+
 /** A queue redeclared with options other than those it has (in this process, or recorded in its data directory). */
 export class QueueMismatchError extends BatonError {
   constructor(message: string, options?: BatonErrorOptions) {
@@ -171,6 +178,8 @@ export const errorClassByCode: Readonly<Record<string, ErrorClass>> = Object.fre
   BATON_QUEUE_FULL: QueueFullError,
   BATON_TOPIC_FULL: TopicFullError,
   BATON_ALREADY_ACKED: AlreadyAckedError,
+  BATON_HANDLER_THREAD_LOST: HandlerThreadLostError,
+  BATON_TIMEOUT: TimeoutError,
   BATON_CLOSED: ClosedError,
   BATON_RING_LAYOUT: RingLayoutError,
   BATON_DATA_DIR_LOCKED: DataDirLockedError,

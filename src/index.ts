@@ -40,6 +40,7 @@ export {
   CodecError,
   CorruptLogError,
   DataDirLockedError,
+  HandlerThreadLostError,
   InvalidArgumentError,
   InvalidNameError,
   MessageTooLargeError,

@@ -441,7 +441,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   #assertOpen(): void {
-    if (this.#closing) throw new InvalidArgumentError('the runtime is closing');
+    if (this.#closing) throw new ClosedError('the runtime is closing');
   }
 
   #entry(id: string): ActorEntry {

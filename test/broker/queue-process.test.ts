@@ -51,11 +51,16 @@ describe('queue process', () => {
     const q = await broker.queue('cpu-exit');
     await q.send({ n: 1, exit: marker }, { headers: { log }, id: 'exits-once' });
     const consumer = q.process(handler, { threads: 2 });
+    const lost: Array<{ error: Error; requeued: number }> = [];
+    consumer.on('thread-lost', (e: { error: Error; requeued: number }) => lost.push(e));
     await until(async () => (await readFile(log, 'utf8').catch(() => '')).includes('exits-once') && (await q.stats()).unacked === 0, 'the delivery handled after the thread died');
     await consumer.close();
     const [, thread] = (await readFile(log, 'utf8')).trim().split(' ');
     expect(Number(thread)).not.toBe(Number(await readFile(marker, 'utf8')));
     expect((await q.stats()).ready).toBe(0);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.error).toMatchObject({ code: 'BATON_HANDLER_THREAD_LOST' });
+    expect(lost[0]!.requeued).toBeGreaterThanOrEqual(1);
   });
 
   it('process - a poison message that kills its thread every time ends in the dead-letter queue; the messages the thread held but never started are not counted as delivered', async () => {

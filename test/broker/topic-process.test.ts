@@ -37,9 +37,9 @@ describe('topic process', () => {
     const crash = await t.send({ n: 99, crash: marker }, { partition: 2, headers: { log } });
 
     const group = t.process(handler, { group: 'workers', threads: 2 });
-    const lost: Array<{ threadId: number; partitions: number[] }> = [];
+    const lost: Array<{ threadId: number; partitions: number[]; error: Error }> = [];
     const started: number[] = [];
-    group.on('member-lost', (e: { threadId: number; partitions: number[] }) => lost.push(e));
+    group.on('member-lost', (e: { threadId: number; partitions: number[]; error: Error }) => lost.push(e));
     group.on('member-started', (e: { threadId: number }) => started.push(e.threadId));
     await group.ready;
     const firstThreads = group.members.map((m) => m.threadId);
@@ -56,6 +56,7 @@ describe('topic process', () => {
     expect(lost).toHaveLength(1);
     expect(lost[0]!.threadId).toBe(crashedThread);
     expect(lost[0]!.partitions).toContain(2);
+    expect(lost[0]!.error).toMatchObject({ code: 'BATON_HANDLER_THREAD_LOST' });
     const again = records.filter((r) => r.partition === 2 && r.offset === crash.offset);
     expect(again).toHaveLength(1);
     expect(again[0]!.thread).not.toBe(crashedThread);

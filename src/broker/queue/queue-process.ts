@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Arena } from '../../log/arena.js';
-import { ClosedError, deserializeError, InvalidArgumentError, type SerializedError } from '../../errors.js';
+import { ClosedError, deserializeError, HandlerThreadLostError, InvalidArgumentError, type SerializedError } from '../../errors.js';
 import { allocateRing, attachWriter, RingConsumer, RingReader, type RingWriter } from '../../ring/index.js';
 import { EVENT_LOOP_READER } from '../../actor/event-loop-reader.js';
 import { workerFileUrl } from '../../threads/worker-file.js';
@@ -243,9 +243,10 @@ export class QueueProcess extends EventEmitter implements GrantReceiver {
    * dead-letter queue); the ones it never started are released, not counted. A thread that had
    * started is replaced.
    */
-  #lost(thread: HandlerThread, error: unknown): void {
+  #lost(thread: HandlerThread, cause: unknown): void {
     if (thread.gone) return;
     thread.gone = true;
+    const error = new HandlerThreadLostError(`handler thread ${thread.threadId} was lost (${(cause as Error | null)?.message ?? String(cause)}): the messages it held went back to the queue`, { cause });
     thread.done.stop();
     // The last `notStarted` messages sent to it (in the order it takes them) never reached the handler.
     const notStarted = (thread.sent - Atomics.load(thread.progress, PROGRESS_STARTED)) >>> 0;

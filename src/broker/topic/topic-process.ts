@@ -24,7 +24,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Arena } from '../../log/arena.js';
-import { deserializeError, InvalidArgumentError, type SerializedError } from '../../errors.js';
+import { deserializeError, HandlerThreadLostError, InvalidArgumentError, type SerializedError } from '../../errors.js';
 import { workerFileUrl } from '../../threads/worker-file.js';
 import type { Codec, CodecName } from '../codec.js';
 import type { Partition } from './partition.js';
@@ -202,9 +202,10 @@ export class TopicProcess extends EventEmitter {
     task.resolve();
   }
 
-  #lost(member: Member, error: Error): void {
+  #lost(member: Member, cause: Error): void {
     if (member.gone) return;
     member.gone = true;
+    const error = new HandlerThreadLostError(`the thread of a member of group "${this.group}" was lost (${cause.message}): its partitions go to the other members`, { cause });
     member.markLost();
     this.#members.delete(member);
     const partitions = member.subscription.assignment;
