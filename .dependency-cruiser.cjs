@@ -6,13 +6,14 @@
  *   src/cli/, src/index.ts, the command line, the public entry, and the benchmarks and soaks
  *   bench/                  (`baton bench` runs them: a product feature, beside the CLI)
  *   src/broker/             queues, topics, exchanges: the broker's thread and its actors
- *   src/actor/              runtime, hosts, supervision, the storage thread's service
+ *   src/actor/              runtime, hosts, supervision, placement
+ *   src/storage/            the storage thread: its service, its ring protocol, the hosts' side
  *   src/wal/                the write-ahead log
  *   src/log/                arena, extents: shared memory for message bodies
- *   src/ring/, src/threads/ rings and thread plumbing
+ *   src/ring/, src/threads/ rings and thread plumbing (worker files, comlink ports, ring readers)
  *   src/errors.ts           the error taxonomy
  */
-const layers = ['src/errors\\.ts', 'src/(ring|threads)/', 'src/log/', 'src/wal/', 'src/actor/', 'src/broker/', '(src/cli/|src/index\\.ts|bench/)', 'workers/'];
+const layers = ['src/errors\\.ts', 'src/(ring|threads)/', 'src/log/', 'src/wal/', 'src/storage/', 'src/actor/', 'src/broker/', '(src/cli/|src/index\\.ts|bench/)', 'workers/'];
 
 const upward = layers.slice(0, -1).map((layer, i) => ({
   name: `no-upward-from-${layer.replace(/[^a-z]+/g, '-').replace(/^-|-$/g, '')}`,

@@ -12,7 +12,7 @@ import type { ActorStorage } from '../src/wal/actor-storage.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from '../src/actor/host-protocol.js';
 import { openHostStorage } from '../src/actor/host-storage.js';
 import { ClosedError, InvalidArgumentError } from '../src/errors.js';
-import { RemoteActorStorage } from '../src/actor/remote-storage.js';
+import { RemoteActorStorage } from '../src/storage/remote-storage.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
 
 let host: ActorHost | null = null;

@@ -7,8 +7,8 @@
 import { expose } from 'comlink';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ActorStorage } from '../src/wal/actor-storage.js';
-import { MemoryStorage } from '../src/actor/memory-storage.js';
-import { COMPACTION_INTERVAL_MS_DEFAULT, StorageService, type StorageWorkerData } from '../src/actor/storage-service.js';
+import { MemoryStorage } from '../src/storage/memory-storage.js';
+import { COMPACTION_INTERVAL_MS_DEFAULT, StorageService, type StorageWorkerData } from '../src/storage/storage-service.js';
 import { serializeError } from '../src/errors.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
 import type { StartMessage } from '../src/threads/start-thread.js';

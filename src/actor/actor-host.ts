@@ -22,7 +22,7 @@ import type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './a
 import type { ActorLog, ActorLogOptions, ActorStorage } from '../wal/actor-storage.js';
 import { Arena } from '../log/arena.js';
 import { threadUsage } from '../threads/thread-usage.js';
-import { EVENT_LOOP_READER } from './event-loop-reader.js';
+import { EVENT_LOOP_READER } from '../threads/event-loop-reader.js';
 import { HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 
 /** Records one actor may take per turn before the next actor with mail gets its turn. */

@@ -16,9 +16,9 @@ import { Arena } from '../log/arena.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
-import type { StorageWorkerData } from './storage-service.js';
-import type { StorageFaultRule } from './storage-protocol.js';
-import { RUNTIME_INBOX_READER } from './event-loop-reader.js';
+import type { StorageWorkerData } from '../storage/storage-service.js';
+import type { StorageFaultRule } from '../storage/storage-protocol.js';
+import { RUNTIME_INBOX_READER } from '../threads/event-loop-reader.js';
 import { PendingRequests } from './pending-requests.js';
 import {
   type ActorAddress,

@@ -7,7 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../errors.js';
 import type { ActorStartSpec, HostStats } from './actor-host.js';
 import type { ActorHostInit } from './actor-host.js';
-import type { StorageConnection } from './storage-protocol.js';
+import type { StorageConnection } from '../storage/storage-protocol.js';
 
 /** What a host thread exposes to the supervisor (over the worker's own port). */
 export interface HostApi {

@@ -1,7 +1,7 @@
 import type { ActorStorage } from '../wal/actor-storage.js';
 import type { HostStorageInit } from './host-protocol.js';
-import { MemoryStorage } from './memory-storage.js';
-import { RemoteActorStorage } from './remote-storage.js';
+import { MemoryStorage } from '../storage/memory-storage.js';
+import { RemoteActorStorage } from '../storage/remote-storage.js';
 
 /**
  * The storage an actor host gives its actors.

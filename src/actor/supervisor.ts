@@ -26,9 +26,9 @@ import type { ActorStartSpec } from './actor-host.js';
 import type { ActorLogOptions } from '../wal/actor-storage.js';
 import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
-import { emptyMaintenanceStats, type StorageEvent, type StorageFaultRule, type StorageServiceApi, type StorageStats } from './storage-protocol.js';
+import { emptyMaintenanceStats, type StorageEvent, type StorageFaultRule, type StorageServiceApi, type StorageStats } from '../storage/storage-protocol.js';
 import { threadUsage } from '../threads/thread-usage.js';
-import type { StorageWorkerData } from './storage-service.js';
+import type { StorageWorkerData } from '../storage/storage-service.js';
 import { Placement, type PlacementStrategy } from './placement.js';
 import {
   decideHostExit,

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorHost } from '../../src/actor/actor-host.js';
 import { allocateHealth } from '../../src/actor/host-health.js';
-import { MemoryStorage } from '../../src/actor/memory-storage.js';
+import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { allocateRing, attachWriter } from '../../src/ring/index.js';
 import { workerFileUrl } from '../../src/threads/worker-file.js';
 import { until } from '../support/wait.js';

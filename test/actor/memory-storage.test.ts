@@ -3,7 +3,7 @@
 // across instances (a process restart).
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MemoryStorage } from '../../src/actor/memory-storage.js';
+import { MemoryStorage } from '../../src/storage/memory-storage.js';
 
 describe('memory storage', () => {
   it('memory storage - behaves like the WAL in memory and says it is not durable', async () => {

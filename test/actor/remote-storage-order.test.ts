@@ -5,8 +5,8 @@
 // order. The storage side here is a ring reader on this thread that answers what it reads.
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RemoteActorStorage } from '../../src/actor/remote-storage.js';
-import { STORAGE_APPEND, STORAGE_CONFIRMED } from '../../src/actor/storage-protocol.js';
+import { RemoteActorStorage } from '../../src/storage/remote-storage.js';
+import { STORAGE_APPEND, STORAGE_CONFIRMED } from '../../src/storage/storage-protocol.js';
 import { allocateRing, attachWriter, RingReader } from '../../src/ring/index.js';
 
 const GENERATION = 7;

@@ -3,7 +3,7 @@
 // after a restart (CRCs checked on recovery), interleaves with ordinary appends, and a batch for
 // another log or a compacted log's record without a key is refused with its typed error.
 import { describe, expect, it } from 'vitest';
-import { encodeRecordInputs } from '../../src/actor/record-wire.js';
+import { encodeRecordInputs } from '../../src/storage/record-wire.js';
 import { Wal } from '../../src/wal/wal.js';
 import { collect, tempDir, text } from './helpers.js';
 

@@ -3,7 +3,7 @@
 // and that a log's `removals` grows when a pass removed its records (what a topic partition's
 // tail cache watches: once per segment rewritten or deletion), and stays put otherwise.
 import { describe, expect, it } from 'vitest';
-import { MemoryStorage } from '../../src/actor/memory-storage.js';
+import { MemoryStorage } from '../../src/storage/memory-storage.js';
 import { Wal } from '../../src/wal/wal.js';
 import { collect, tempDir } from './helpers.js';
 

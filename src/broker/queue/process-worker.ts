@@ -11,7 +11,7 @@
  */
 import { Arena } from '../../log/arena.js';
 import { attachWriter, RingConsumer, RingReader } from '../../ring/index.js';
-import { EVENT_LOOP_READER } from '../../actor/event-loop-reader.js';
+import { EVENT_LOOP_READER } from '../../threads/event-loop-reader.js';
 import { getCodec } from '../codec.js';
 import { recordEnd } from './queue-batch.js';
 import { ConsumerGrant, type DeliverySource, QueueDelivery } from './queue-delivery.js';

@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 import type { Arena } from '../../log/arena.js';
 import { ClosedError, deserializeError, HandlerThreadLostError, InvalidArgumentError, type SerializedError } from '../../errors.js';
 import { allocateRing, attachWriter, RingConsumer, RingReader, type RingWriter } from '../../ring/index.js';
-import { EVENT_LOOP_READER } from '../../actor/event-loop-reader.js';
+import { EVENT_LOOP_READER } from '../../threads/event-loop-reader.js';
 import { workerFileUrl } from '../../threads/worker-file.js';
 import type { CodecName } from '../codec.js';
 import type { ConsumerLink, GrantReceiver } from './queue-consumer.js';

@@ -17,7 +17,7 @@ import { writeU32 } from '../wal/byte-codec.js';
 import { attachWriter, RECORD_HEADER_BYTES, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, CopiedBatch, LogKind, LogRecord, ReadIntoResult, RecordInput } from '../wal/actor-storage.js';
-import { EVENT_LOOP_READER } from './event-loop-reader.js';
+import { EVENT_LOOP_READER } from '../threads/event-loop-reader.js';
 import { encodeRecordInputs } from './record-wire.js';
 import {
   APPEND_ARENA_ADDRESS,

@@ -26,7 +26,7 @@ import { attachWriter, RingConsumer, RingReader, type RingRecord, type RingWrite
 import { portEndpoint } from '../threads/comlink-port.js';
 import { threadUsage } from '../threads/thread-usage.js';
 import type { ActorLog, ActorLogOptions, ActorSnapshot, ActorStorage, AppendResult, BatchHead, LogRecord, MaintenanceResult, ReadIntoResult } from '../wal/actor-storage.js';
-import { EVENT_LOOP_READER } from './event-loop-reader.js';
+import { EVENT_LOOP_READER } from '../threads/event-loop-reader.js';
 import { decodeRecordInputs } from './record-wire.js';
 import { BATCH_HEADER_BYTES, type BatchPlan, encodeBatch, planBatch } from '../wal/record-batch.js';
 import { READ_INTO_BATCHES_MAX } from '../wal/wal-log.js';
