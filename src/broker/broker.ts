@@ -108,6 +108,15 @@ export class Broker extends EventEmitter {
   readonly #declarations: DeclarationStore | null;
   /** Queues by their actor's address: where the actor's records go. */
   readonly #queuesByAddress = new Map<number, Queue>();
+  /**
+   * Queue records from actors whose declaration has not returned yet, by address. A queue actor
+   * may need its broker side during its start (a message that expired while the broker was down
+   * is dead-lettered, and its body first read back into an extent): dropping such a record left
+   * the queue waiting for an answer forever (found by the broker crash soak). Handled once the
+   * address is known; dropped when no declaration is under way any more.
+   */
+  readonly #early = new Map<number, { type: number; meta: number; payload: Uint8Array }[]>();
+  #queuesDeclaring = 0;
   readonly #consumers = new Map<number, { queue: Queue; consumer: GrantReceiver }>();
   readonly #allocator: ExtentAllocator;
   #nextConsumer = 1;
@@ -247,6 +256,7 @@ export class Broker extends EventEmitter {
     }
     const queue = new Queue(name, resolved, codec, this.#queueHost);
     const declaration: QueueActorDeclaration = { ...resolved, name, tableHeader: queue.tableHeader };
+    this.#queuesDeclaring++;
     try {
       const { address } = await this.#runtime.declare(`queue:${name}`, {
         module: compiledFileUrl('src/broker/queue/queue-actor').href,
@@ -254,9 +264,14 @@ export class Broker extends EventEmitter {
         ...(resolved.durable ? { log: { kind: 'queue' as const } } : {}),
       });
       this.#queuesByAddress.set(address, queue);
+      const early = this.#early.get(address);
+      this.#early.delete(address);
+      for (const record of early ?? []) this.#onRecordView(address, record.type, record.meta, record.payload);
     } catch (error) {
       queue.discard();
       throw error;
+    } finally {
+      if (--this.#queuesDeclaring === 0) this.#early.clear();
     }
     this.#queues.set(name, { queue, declared });
     return queue;
@@ -341,14 +356,20 @@ export class Broker extends EventEmitter {
         this.#consumers.get(meta)?.consumer.deliver(payload);
         return true;
       case QueueRecord.FREE_EXTENT:
-        this.#queuesByAddress.get(actor)?.freeExtents(readFreeExtent(payload));
-        return true;
       case QueueRecord.EXTENT_REQUEST:
-        this.#queuesByAddress.get(actor)?.giveExtent(readExtentRequest(payload), meta);
-        return true;
       case QueueRecord.DEAD_LETTER: {
-        const source = this.#queuesByAddress.get(actor);
-        if (source !== undefined) this.#forwardDeadLetters(source, payload);
+        const queue = this.#queuesByAddress.get(actor);
+        if (queue === undefined) {
+          if (this.#queuesDeclaring > 0) {
+            let held = this.#early.get(actor);
+            if (held === undefined) this.#early.set(actor, (held = []));
+            held.push({ type, meta, payload: payload.slice() });
+          }
+          return true;
+        }
+        if (type === QueueRecord.FREE_EXTENT) queue.freeExtents(readFreeExtent(payload));
+        else if (type === QueueRecord.EXTENT_REQUEST) queue.giveExtent(readExtentRequest(payload), meta);
+        else this.#forwardDeadLetters(queue, payload);
         return true;
       }
       default:
