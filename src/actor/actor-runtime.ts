@@ -8,18 +8,17 @@
  * drained on this thread with `Atomics.waitAsync`.
  */
 import { EventEmitter } from 'node:events';
-import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type Remote, wrap } from 'comlink';
-import { ClosedError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { ClosedError, NotFoundError } from '../errors.js';
 import { Arena } from '../log/arena.js';
 import { attachWriter, RingConsumer, RingReader, type RingWriter } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
-import type { StorageWorkerData } from '../storage/storage-service.js';
 import type { StorageFaultRule } from '../storage/storage-protocol.js';
 import { RUNTIME_INBOX_READER } from '../threads/event-loop-reader.js';
 import { PendingRequests } from './pending-requests.js';
+import { resolveRuntimeOptions, type RuntimeOptions } from './runtime-options.js';
 import {
   type ActorAddress,
   type ActorDeclaration,
@@ -27,40 +26,14 @@ import {
   type RuntimeEvent,
   type RuntimeRings,
   type RuntimeStats,
-  type RuntimeTuning,
+  type SupervisorInit,
   type SupervisorApi,
 } from './supervisor.js';
 
 export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './supervisor.js';
 
-export interface ActorRuntimeOptions extends RuntimeTuning {
-  /** Actor-host threads; default os.availableParallelism(). */
-  workers?: number;
-  /** With a dataDir: 'always' (default) confirms appends after the covering fdatasync. */
-  fsync?: 'always' | 'interval' | 'never';
-  fsyncIntervalMs?: number;
-  /**
-   * Time between the storage thread's maintenance passes: retention (delete the oldest segments
-   * every log in them released), then compaction (keep the newest record per key of `compact`
-   * topics, in sealed segments). 0: no passes (a dataDir's WAL then runs retention by itself
-   * every 5 minutes; memory storage never). Integer 0 .. 2^31-1; default 30000.
-   */
-  compactionIntervalMs?: number;
-  /**
-   * Roll the log to a new segment before one grows past this many bytes. Only sealed segments
-   * are compacted or deleted, so this bounds how much of a log they leave untouched. Integer
-   * 4096 .. 2^32-1; default 64 MiB.
-   */
-  segmentBytesMax?: number;
-  /** For resilience tests: `storageFaults` opens the WAL on a file layer that `faults.failStorage` can make fail. */
-  testing?: { storageFaults?: boolean };
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): void {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max)) {
-    throw new InvalidArgumentError(`${name} must be an integer ${min} .. ${max}, got ${String(value)}`);
-  }
-}
+/** The runtime's options (runtime-options.ts): the broker's, which it passes through. */
+export type ActorRuntimeOptions = RuntimeOptions;
 
 /** Fills a record's payload in place: `bytes[offset .. offset + payloadBytes)`. */
 export type PayloadFill = (bytes: Uint8Array, offset: number) => void;
@@ -126,33 +99,9 @@ export class ActorRuntime extends EventEmitter {
   }
 
   static async start(options: ActorRuntimeOptions = {}): Promise<ActorRuntime> {
-    const workers = options.workers ?? os.availableParallelism();
-    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
-      throw new InvalidArgumentError(`workers must be an integer 1 .. 256, got ${workers}`);
-    }
-    checkInteger('compactionIntervalMs', options.compactionIntervalMs, 0, 0x7fff_ffff);
-    checkInteger('segmentBytesMax', options.segmentBytesMax, 4096, 0xffff_ffff);
-    const storage: StorageWorkerData = {
-      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
-      wal: {
-        ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
-        ...(options.fsyncIntervalMs === undefined ? {} : { fsyncIntervalMs: options.fsyncIntervalMs }),
-        ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
-      },
-      ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
-      ...(options.testing?.storageFaults === true ? { faultInjection: true } : {}),
-    };
-    const thread = await startThread('supervisor', {
-        workers,
-        storage,
-        ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
-        ...(options.placement === undefined ? {} : { placement: options.placement }),
-        ...(options.supervisor === undefined ? {} : { supervisor: options.supervisor }),
-        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
-        ...(options.inboxBytes === undefined ? {} : { inboxBytes: options.inboxBytes }),
-        ...(options.hostHeapMb === undefined ? {} : { hostHeapMb: options.hostHeapMb }),
-        ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
-    });
+    const resolved = resolveRuntimeOptions(options);
+    const thread = await startThread('supervisor', resolved satisfies SupervisorInit);
+    const workers = resolved.workers;
     const supervisor = wrap<SupervisorApi>(portEndpoint(thread));
     const rings = await supervisor.rings();
     const runtime = new ActorRuntime(workers, thread, supervisor, rings);

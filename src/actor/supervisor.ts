@@ -13,11 +13,10 @@
  * Everything here is control plane: comlink calls, rare. Records never pass through this thread.
  */
 import { expose, proxy, type Remote, transfer, wrap } from 'comlink';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { ClosedError, InvalidArgumentError, NotFoundError, serializeError, type SerializedError } from '../errors.js';
-import { Arena, ARENA_BYTES_LIMIT, ARENA_GROW_BYTES } from '../log/arena.js';
+import { Arena } from '../log/arena.js';
 import { allocateRing, repairRing } from '../ring/index.js';
 import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
@@ -29,7 +28,8 @@ import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js'
 import { emptyMaintenanceStats, type StorageEvent, type StorageFaultRule, type StorageServiceApi, type StorageStats } from '../storage/storage-protocol.js';
 import { threadUsage } from '../threads/thread-usage.js';
 import type { StorageWorkerData } from '../storage/storage-service.js';
-import { Placement, type PlacementStrategy } from './placement.js';
+import { type ResolvedRuntimeOptions, storageWorkerData } from './runtime-options.js';
+import { Placement } from './placement.js';
 import {
   decideHostExit,
   describeExit,
@@ -38,42 +38,12 @@ import {
   type IntensityReport,
   type RestartType,
   type SupervisorDecision,
-  type SupervisorPolicyOptions,
   SupervisorState,
   validateRestartType,
 } from './supervision.js';
 
-/** How the runtime's threads are set up: the options users give and the supervisor takes. */
-export interface RuntimeTuning {
-  /** Durable storage (the WAL); omitted: memory only. */
-  dataDir?: string;
-  placement?: PlacementStrategy;
-  supervisor?: SupervisorPolicyOptions;
-  /** A host busy with a frozen heartbeat this long is stalled and replaced. Default 2000 ms. */
-  stallTimeoutMs?: number;
-  /** Inbox ring of each host, in bytes (a power of two). Default 4 MiB. */
-  inboxBytes?: number;
-  /** Heap limit of each host thread (its old generation), in MiB; past it the host dies with ERR_WORKER_OUT_OF_MEMORY and is replaced. Default: Node's. */
-  hostHeapMb?: number;
-  /**
-   * Message memory (the arena, src/log/arena.ts): the most bytes queued and topic messages may
-   * take in memory, a multiple of 64 MiB up to 4 GiB. Reserved as address space, taken as used.
-   * Default: half the machine's memory, at most 4 GiB.
-   */
-  memoryLimitBytes?: number;
-}
-
-/** Half the machine's memory in whole 64 MiB steps, between 64 MiB and 4 GiB. */
-export function defaultMemoryLimitBytes(): number {
-  const steps = Math.floor(os.totalmem() / 2 / ARENA_GROW_BYTES);
-  return Math.min(ARENA_BYTES_LIMIT, Math.max(1, steps) * ARENA_GROW_BYTES);
-}
-
-export interface SupervisorInit extends RuntimeTuning {
-  workers: number;
-  /** The storage thread's options: a data directory (the WAL) or none (memory only). */
-  storage: StorageWorkerData;
-}
+/** What the supervisor thread is started with: the runtime's options, resolved (runtime-options.ts). */
+export type SupervisorInit = ResolvedRuntimeOptions;
 
 export interface ActorDeclaration {
   /** URL (file:) of the behavior module, exporting `createActor(options)`. */
@@ -175,9 +145,7 @@ interface SpareHost {
   modules: Set<string>;
 }
 
-const STALL_TIMEOUT_MS_DEFAULT = 2000;
 const HOST_CLOSE_WAIT_MS = 5000;
-const INBOX_BYTES_DEFAULT = 4 * 1024 * 1024;
 
 type MessagePort = import('node:worker_threads').MessagePort;
 
@@ -194,7 +162,7 @@ export class Supervisor implements SupervisorApi {
   readonly #byAddress = new Map<number, ActorEntry>();
   readonly #listeners: ((event: RuntimeEvent) => void)[] = [];
   readonly #stallTimeoutMs: number;
-  readonly #hostHeapMb: number | undefined;
+  readonly #hostHeapMb: number;
   #storageThread: Worker;
   #storage: Remote<StorageServiceApi>;
   readonly #storageDurable: boolean;
@@ -226,16 +194,16 @@ export class Supervisor implements SupervisorApi {
     this.#storageThread = storageThread;
     this.#storage = storage;
     this.#storageDurable = storageDurable;
-    this.#decisions = new SupervisorState(init.supervisor ?? {});
-    const inboxBytes = init.inboxBytes ?? INBOX_BYTES_DEFAULT;
+    this.#decisions = new SupervisorState(init.supervisor);
+    const inboxBytes = init.inboxBytes;
     this.#inboxes = Array.from({ length: init.workers }, () => allocateRing({ capacity: inboxBytes, kind: 'multi-producer' }));
     this.#runtimeInbox = allocateRing({ capacity: inboxBytes, kind: 'multi-producer' });
     this.#health = allocateHealth(init.workers);
     this.#healthInts = new Int32Array(this.#health);
-    this.#stallTimeoutMs = init.stallTimeoutMs ?? STALL_TIMEOUT_MS_DEFAULT;
+    this.#stallTimeoutMs = init.stallTimeoutMs;
     this.#hostHeapMb = init.hostHeapMb;
     this.#inboxBytes = inboxBytes;
-    this.#storageData = { ...init.storage, arena: arena.sab };
+    this.#storageData = { ...storageWorkerData(init), arena: arena.sab };
     this.#storageRings = Array.from({ length: init.workers }, () => this.#allocateStorageRings());
   }
 
@@ -247,23 +215,15 @@ export class Supervisor implements SupervisorApi {
   }
 
   static async start(init: SupervisorInit): Promise<Supervisor> {
-    if (!Number.isInteger(init.workers) || init.workers < 1 || init.workers > 256) {
-      throw new InvalidArgumentError(`workers must be an integer 1 .. 256, got ${init.workers}`);
-    }
-    if (init.hostHeapMb !== undefined && !(Number.isInteger(init.hostHeapMb) && init.hostHeapMb >= 16)) {
-      throw new InvalidArgumentError(`hostHeapMb must be an integer of at least 16, got ${init.hostHeapMb}`);
-    }
-    if (init.stallTimeoutMs !== undefined && !(init.stallTimeoutMs >= 50)) {
-      throw new InvalidArgumentError(`stallTimeoutMs must be at least 50, got ${init.stallTimeoutMs}`);
-    }
-    const arena = Arena.create(init.memoryLimitBytes ?? defaultMemoryLimitBytes());
+    // Validated on the caller's thread (resolveRuntimeOptions).
+    const arena = Arena.create(init.memoryLimitBytes);
     // Storage first: it takes the data directory's lock, and the hosts need it to start actors.
-    const storageThread = await startThread('storage', { ...init.storage, arena: arena.sab });
+    const storageThread = await startThread('storage', { ...storageWorkerData(init), arena: arena.sab });
     const storage = wrap<StorageServiceApi>(portEndpoint(storageThread));
     // Placement only under that lock: opening it may truncate, compact or migrate its file.
     let placement: Placement;
     try {
-      placement = await Placement.open({ hosts: init.workers, strategy: init.placement ?? 'hash', ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }) });
+      placement = await Placement.open({ hosts: init.workers, strategy: init.placement, ...(init.dataDir === undefined ? {} : { dataDir: init.dataDir }) });
     } catch (error) {
       await storage.close().catch(() => undefined);
       await storageThread.terminate();
@@ -532,7 +492,7 @@ export class Supervisor implements SupervisorApi {
     return new Worker(workerFileUrl('actor-host'), {
       workerData: data,
       transferList,
-      ...(this.#hostHeapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: this.#hostHeapMb } }),
+      resourceLimits: { maxOldGenerationSizeMb: this.#hostHeapMb },
     });
   }
 

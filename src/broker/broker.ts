@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ActorRuntime, type RuntimeEvent } from '../actor/actor-runtime.js';
+import type { RuntimeOptions } from '../actor/runtime-options.js';
 import type { RuntimeStats } from '../actor/supervisor.js';
 import { ClosedError, InvalidArgumentError, QueueMismatchError } from '../errors.js';
 import { ExtentAllocator } from '../log/extent-allocator.js';
@@ -32,46 +33,8 @@ import { deadLetteredBytes, type DeadLetterReason, type QueueOptions, QueueRecor
 import type { Topic } from './topic/topic.js';
 import { type TopicDeclareOptions, TopicRegistry } from './topic/topic-registry.js';
 
-/**
- * Each actor host's heap, in MiB, unless `hostHeapMb` says otherwise: a host holds actors'
- * metadata only (a durable queue at its default 100,000 batches known: ~38 MiB), so a bug or an
- * unbounded memory-only queue costs a host restart, not the whole process.
- */
-export const HOST_HEAP_MB_DEFAULT = 1024;
-
-export interface BrokerOptions {
-  /** Durable storage; omitted: memory only, nothing survives a restart. */
-  dataDir?: string;
-  /** Actor-host threads; default os.availableParallelism(). */
-  workers?: number;
-  fsync?: 'always' | 'interval' | 'never';
-  fsyncIntervalMs?: number;
-  /**
-   * Time between the storage thread's maintenance passes: retention (`retentionMs`,
-   * `retentionBytes`, acknowledged queue segments), then compaction of `compact` topics.
-   * 0: none (with a dataDir, retention still runs every 5 minutes). Default 30000.
-   */
-  compactionIntervalMs?: number;
-  /** Log segment size (4096 .. 2^32-1): only sealed segments are compacted or deleted. Default 64 MiB. */
-  segmentBytesMax?: number;
-  /**
-   * Message memory: the most bytes messages may take in memory (queued, and topics' tails), a
-   * multiple of 64 MiB up to 4 GiB. A memory-only queue past it refuses publishes
-   * (BATON_QUEUE_FULL); durable queues keep bodies on disk instead (`memoryBytes`). Default:
-   * half the machine's memory, at most 4 GiB.
-   */
-  memoryLimitBytes?: number;
-  /**
-   * Heap limit of each actor-host thread, in MiB (at least 16). A host past it dies with
-   * ERR_WORKER_OUT_OF_MEMORY and the supervisor restarts its actors on a new one. Queues keep
-   * their metadata within it (`memoryBatches`); message bodies live in shared memory
-   * (`memoryLimitBytes`), outside it. Default HOST_HEAP_MB_DEFAULT (1024).
-   */
-  hostHeapMb?: number;
-  supervisor?: { maxRestarts?: number; withinMs?: number; backoffMs?: [min: number, max: number] };
-  /** For resilience tests: `storageFaults: true` (with a dataDir) lets `broker.faults.failStorage` make the disk fail. */
-  testing?: { storageFaults?: boolean };
-}
+/** `Broker.start`'s options: the runtime's, declared and validated once (src/actor/runtime-options.ts). */
+export type BrokerOptions = RuntimeOptions;
 
 export interface QueueDeclareOptions {
   durable?: boolean;
@@ -189,26 +152,7 @@ export class Broker extends EventEmitter {
   }
 
   static async start(options: BrokerOptions = {}): Promise<Broker> {
-    const backoff = options.supervisor?.backoffMs;
-    if (backoff !== undefined && (!Array.isArray(backoff) || backoff.length !== 2)) {
-      throw new InvalidArgumentError('supervisor.backoffMs must be [minMs, maxMs]');
-    }
-    const runtime = await ActorRuntime.start({
-      ...(options.workers === undefined ? {} : { workers: options.workers }),
-      ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
-      ...(options.fsync === undefined ? {} : { fsync: options.fsync }),
-      ...(options.fsyncIntervalMs === undefined ? {} : { fsyncIntervalMs: options.fsyncIntervalMs }),
-      ...(options.compactionIntervalMs === undefined ? {} : { compactionIntervalMs: options.compactionIntervalMs }),
-      ...(options.segmentBytesMax === undefined ? {} : { segmentBytesMax: options.segmentBytesMax }),
-      ...(options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: options.memoryLimitBytes }),
-      hostHeapMb: options.hostHeapMb ?? HOST_HEAP_MB_DEFAULT,
-      ...(options.testing?.storageFaults === true ? { testing: { storageFaults: true } } : {}),
-      supervisor: {
-        ...(options.supervisor?.maxRestarts === undefined ? {} : { maxRestarts: options.supervisor.maxRestarts }),
-        ...(options.supervisor?.withinMs === undefined ? {} : { withinMs: options.supervisor.withinMs }),
-        ...(backoff === undefined ? {} : { backoff: { minMs: backoff[0], maxMs: backoff[1] } }),
-      },
-    });
+    const runtime = await ActorRuntime.start(options);
     let declarations: DeclarationStore | null = null;
     if (options.dataDir !== undefined) {
       try {
