@@ -2,20 +2,13 @@
 // fanout and headers (all/any) route each publish to the bound queues, and the promise resolves
 // with the count routed (0 reported as 'unroutable'); bindings are logged by the exchange actor
 // and survive a broker restart on the same dataDir; bad input is a typed error.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker, type Queue } from 'baton';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
 let dataDir: string | null = null;
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  dataDir = null;
-});
 
 async function drain(queue: Queue): Promise<unknown[]> {
   const { ready } = await queue.stats();
@@ -31,7 +24,7 @@ async function drain(queue: Queue): Promise<unknown[]> {
 
 describe('exchanges', () => {
   it('exchange - direct, topic, fanout and headers route to the matching bound queues and count them', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     const unroutable: unknown[] = [];
     broker.on('unroutable', (e) => unroutable.push(e));
     const [a, b, c] = await Promise.all(['qa', 'qb', 'qc'].map((n) => broker!.queue(n)));
@@ -80,7 +73,7 @@ describe('exchanges', () => {
   });
 
   it('exchange - a bound topic gets the publish, keyed by the routing key', async () => {
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const events = await broker.topic('events', { partitions: 2 });
     const fan = await broker.exchange('to-topic', { type: 'fanout' });
     await fan.bind('events');
@@ -94,8 +87,8 @@ describe('exchanges', () => {
   });
 
   it('exchange - bindings survive a broker restart on the same dataDir', async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-exchange-'));
-    broker = await Broker.start({ dataDir, workers: 1 });
+    dataDir = await scope.tempDir('exchange');
+    broker = await scope.start({ dataDir, workers: 1 });
     await broker.queue('audit');
     const logs = await broker.exchange('logs', { type: 'topic' });
     await logs.bind('audit', { routingKey: 'security.#' });
@@ -103,7 +96,7 @@ describe('exchanges', () => {
     await logs.unbind('audit', { routingKey: 'temp.#' });
     await broker.close();
 
-    broker = await Broker.start({ dataDir, workers: 1 });
+    broker = await scope.start({ dataDir, workers: 1 });
     const audit = await broker.queue('audit');
     const again = await broker.exchange('logs', { type: 'topic' });
     expect(again.bindings()).toEqual([{ destination: 'audit', routingKey: 'security.#' }]);
@@ -113,7 +106,7 @@ describe('exchanges', () => {
   });
 
   it('exchange - bad input is a typed error and routing keeps working', async () => {
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     await expect(broker.exchange('x', { type: 'round-robin' as never })).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });
     await expect(broker.exchange('a/b', { type: 'direct' })).rejects.toMatchObject({ code: 'BATON_INVALID_NAME' });
     const ex = await broker.exchange('ex', { type: 'direct' });

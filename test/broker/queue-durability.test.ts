@@ -2,27 +2,20 @@
 // not acknowledged is there after a broker restart (and acknowledged ones are not); a second
 // broker on the same directory is refused; and a queue actor crash or its host's death under a
 // stream of confirmed publishes loses no confirmed message (each delivered at least once).
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker } from 'baton';
 import { until } from '../support/wait.js';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
 let dataDir: string | null = null;
 
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  dataDir = null;
-});
 
 describe('queue durability', () => {
   it('queue - unacknowledged confirmed messages survive a broker restart on the same dataDir; acked ones do not', async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-queue-'));
-    broker = await Broker.start({ dataDir, workers: 2 });
+    dataDir = await scope.tempDir('queue');
+    broker = await scope.start({ dataDir, workers: 2 });
     let q = await broker.queue('jobs', { maxPriority: 2 });
     await q.sendBatch(Array.from({ length: 50 }, (_, i) => ({ body: { n: i }, priority: i % 3 })));
     const acked: number[] = [];
@@ -34,7 +27,7 @@ describe('queue durability', () => {
     await expect(Broker.start({ dataDir, workers: 1 })).rejects.toMatchObject({ code: 'BATON_DATA_DIR_LOCKED' });
     await broker.close();
 
-    broker = await Broker.start({ dataDir, workers: 2 });
+    broker = await scope.start({ dataDir, workers: 2 });
     q = await broker.queue('jobs', { maxPriority: 2 });
     expect(await q.stats()).toMatchObject({ ready: 30, unacked: 0 });
     const rest: number[] = [];
@@ -48,7 +41,7 @@ describe('queue durability', () => {
   });
 
   it.each(['throw', 'exit', 'terminate'] as const)('queue - the queue actor failing (%s) under a stream of publishes loses no confirmed message', async (mode) => {
-    broker = await Broker.start({ workers: 2, supervisor: { backoffMs: [1, 10] } });
+    broker = await scope.start({ workers: 2, supervisor: { backoffMs: [1, 10] } });
     const restarts: unknown[] = [];
     broker.on('restart', (e) => restarts.push(e));
     const q = await broker.queue('stream');
@@ -81,12 +74,12 @@ describe('queue durability: what a start finds expired', () => {
     // The queue actor dead-letters them during its start, before its declaration has returned
     // to the broker's thread; its request for an extent to read the bodies into was once dropped
     // then, and the queue waited for the answer forever (1 start in 4 in the crash soak's case).
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-expired-'));
+    dataDir = await scope.tempDir('expired');
     const options = { dataDir, workers: 1, fsync: 'never' } as const;
     const queueOptions = { deadLetter: 'expired-dlq', messageTtlMs: 150, memoryBytes: 0 };
     let sent = 0;
     for (let start = 0; start < 4; start++) {
-      broker = await Broker.start(options);
+      broker = await scope.start(options);
       const dlq = await broker.queue('expired-dlq');
       const q = await broker.queue('expiring', queueOptions);
       await until(async () => (await dlq.stats()).ready === sent && (await q.stats()).ready === 0, `the ${sent} expired messages dead-lettered (start ${start})`, 10_000);

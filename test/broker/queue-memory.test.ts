@@ -1,21 +1,14 @@
 // Proves queues larger than their memory budget: past `memoryBytes`, bodies stay in the log and
 // are read back as they come up for delivery — every message is delivered intact and in order,
 // dead letters carry their payload, and a broker restart on a data directory serves them all.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker, type Queue } from 'baton';
 import { until } from '../support/wait.js';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
 let dataDir: string | null = null;
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  dataDir = null;
-});
 
 const body = (n: number) => ({ n, pad: 'x'.repeat(100) });
 
@@ -29,7 +22,7 @@ async function consumeAll(queue: Queue, count: number): Promise<unknown[]> {
 
 describe('queues larger than memory', () => {
   it('queue - bodies past memoryBytes stay on disk and come back intact, in order', async () => {
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const q = await broker.queue('big', { memoryBytes: 2048 });
     for (let start = 0; start < 600; start += 100) await q.sendBatch(Array.from({ length: 100 }, (_, i) => body(start + i)));
     expect((await q.stats()).ready).toBe(600);
@@ -38,7 +31,7 @@ describe('queues larger than memory', () => {
   });
 
   it('queue - a dead letter whose body is on disk reaches the dead-letter queue with its payload', async () => {
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const q = await broker.queue('cold', { memoryBytes: 0, maxDeliveries: 1, deadLetter: 'cold-dlq' });
     await q.sendBatch([body(1), body(2)]);
     const consumer = q.consume((m) => {
@@ -51,12 +44,12 @@ describe('queues larger than memory', () => {
   });
 
   it('queue - after a restart on a data directory, on-disk bodies are served', async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-bigqueue-'));
-    broker = await Broker.start({ dataDir, workers: 1, fsync: 'never' });
+    dataDir = await scope.tempDir('bigqueue');
+    broker = await scope.start({ dataDir, workers: 1, fsync: 'never' });
     let q = await broker.queue('persisted', { memoryBytes: 1024 });
     await q.sendBatch(Array.from({ length: 300 }, (_, n) => body(n)));
     await broker.close();
-    broker = await Broker.start({ dataDir, workers: 1, fsync: 'never' });
+    broker = await scope.start({ dataDir, workers: 1, fsync: 'never' });
     q = await broker.queue('persisted', { memoryBytes: 1024 });
     expect(await consumeAll(q, 300)).toEqual(Array.from({ length: 300 }, (_, n) => body(n)));
   });

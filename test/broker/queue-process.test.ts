@@ -2,30 +2,25 @@
 // acked when its task resolves (the queue ends empty), and a task that throws is nacked and
 // redelivered until the delivery limit sends it to the dead-letter queue; a handler thread that dies
 // with a delivery in hand has that delivery redelivered and handled on another thread.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker } from 'baton';
 import { until } from '../support/wait.js';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
 let dir: string | null = null;
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dir) await rm(dir, { recursive: true, force: true });
-  dir = null;
-});
 
 const handler = new URL('../../dist/workers/fixtures/process-handler.js', import.meta.url);
 
 describe('queue process', () => {
   it('process - tasks run in pool threads and are acked when they resolve; failures go to the dead-letter queue', async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
+    dir = await scope.tempDir('process');
     const log = path.join(dir, 'done.log');
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const deadLetters: string[] = [];
     broker.on('dead-letter', (e: { reason: string }) => deadLetters.push(e.reason));
     const q = await broker.queue('cpu', { maxDeliveries: 2, deadLetter: 'cpu-dlq' });
@@ -44,10 +39,10 @@ describe('queue process', () => {
   });
 
   it('process - a pool thread that dies with a delivery in hand: the delivery is redelivered and handled on another thread', async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
+    dir = await scope.tempDir('process');
     const log = path.join(dir, 'done.log');
     const marker = path.join(dir, 'exited');
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const q = await broker.queue('cpu-exit');
     await q.send({ n: 1, exit: marker }, { headers: { log }, id: 'exits-once' });
     const consumer = q.process(handler, { threads: 2 });
@@ -64,9 +59,9 @@ describe('queue process', () => {
   });
 
   it('process - a poison message that kills its thread every time ends in the dead-letter queue; the messages the thread held but never started are not counted as delivered', async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-process-'));
+    dir = await scope.tempDir('process');
     const log = path.join(dir, 'done.log');
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const deadLetters: string[] = [];
     broker.on('dead-letter', (e: { reason: string }) => deadLetters.push(e.reason));
     const q = await broker.queue('cpu-poison', { maxDeliveries: 2, deadLetter: 'cpu-poison-dlq' });

@@ -4,18 +4,16 @@
 // the original payload and headers plus the reason; reject-publish refuses whole; priorities
 // highest first and FIFO within; delays; purge, delete and stats; bad input as typed errors,
 // after which the broker still works and has lost nothing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker, type QueueDelivery } from 'baton';
 import { sleep, until } from '../support/wait.js';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-});
 
 async function start(): Promise<Broker> {
-  broker = await Broker.start({ workers: 2 });
+  broker = await scope.start({ workers: 2 });
   return broker;
 }
 

@@ -7,10 +7,8 @@
 //   and the newest records are all there;
 // - the two options are validated (BATON_INVALID_ARGUMENT).
 // Compaction is observed by polling fresh readers (with a deadline), never by timing assertions.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker, type Topic, type TopicMessage } from 'baton';
 import { Wal } from '../../src/wal/wal.js';
 
@@ -18,15 +16,10 @@ const SEGMENT_BYTES = 4096;
 const INTERVAL_MS = 100;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const scope = brokerScope();
 let broker: Broker | null = null;
 let dataDir: string | null = null;
 
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dataDir !== null) await rm(dataDir, { recursive: true, force: true });
-  dataDir = null;
-});
 
 interface Sent {
   key: string;
@@ -66,8 +59,8 @@ async function until<T>(probe: () => Promise<T>, ok: (value: T) => boolean, what
 const body = (key: string, seq: number) => ({ key, seq, pad: 'x'.repeat(40) });
 
 async function start(mode: 'memory' | 'dataDir'): Promise<Broker> {
-  if (mode === 'dataDir') dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-compaction-'));
-  broker = await Broker.start({
+  if (mode === 'dataDir') dataDir = await scope.tempDir('compaction');
+  broker = await scope.start({
     workers: 1,
     segmentBytesMax: SEGMENT_BYTES,
     compactionIntervalMs: INTERVAL_MS,
@@ -199,7 +192,7 @@ describe('topic compaction options', () => {
     for (const bad of [{ compactionIntervalMs: -1 }, { compactionIntervalMs: 1.5 }, { compactionIntervalMs: '5' }, { segmentBytesMax: 100 }, { segmentBytesMax: 2 ** 33 }, { segmentBytesMax: NaN }]) {
       await expect(Broker.start({ workers: 1, ...(bad as object) })).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });
     }
-    broker = await Broker.start({ workers: 1, compactionIntervalMs: 0, segmentBytesMax: SEGMENT_BYTES });
+    broker = await scope.start({ workers: 1, compactionIntervalMs: 0, segmentBytesMax: SEGMENT_BYTES });
     const t = await broker.topic('kept', { partitions: 1, compact: true });
     const sent = new Map<number, Sent>();
     await sendAll(t, Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 2}`, seq: i })), 10, sent);

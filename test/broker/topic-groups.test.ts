@@ -3,22 +3,15 @@
 // cooperative rebalance (the old member keeps what it still owns, only moved partitions are
 // revoked); a member leaving hands its partitions over; a group resumes from its committed offsets
 // after a broker restart on the same dataDir; a partition actor crash loses no confirmed record.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker, type TopicSubscription } from 'baton';
 import { sleep, until } from '../support/wait.js';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
 let dataDir: string | null = null;
 
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  dataDir = null;
-});
 
 /** Records the partitions a subscription was assigned and revoked, in order. */
 function track(sub: TopicSubscription): { assigned: number[]; revoked: number[] } {
@@ -30,7 +23,7 @@ function track(sub: TopicSubscription): { assigned: number[]; revoked: number[] 
 
 describe('topic consumer groups', () => {
   it('group - two members share the partitions, each record is handled once', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     const t = await broker.topic('shared', { partitions: 4 });
     const byMember: number[][] = [[], []];
     const a = t.subscribe({ group: 'g' }, (m) => void byMember[0]!.push((m.body as { n: number }).n));
@@ -50,7 +43,7 @@ describe('topic consumer groups', () => {
   });
 
   it('group - a member joining triggers a cooperative rebalance: the first keeps what it still owns, only moved partitions are revoked; nothing is handled twice', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     const t = await broker.topic('coop', { partitions: 4 });
     const seen: number[] = [];
     const handler = async (m: { body: unknown }) => {
@@ -81,7 +74,7 @@ describe('topic consumer groups', () => {
   });
 
   it('group - a member leaving hands its partitions over; the rest of the records reach the remaining member once', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     const t = await broker.topic('handover', { partitions: 4 });
     const seen: Array<{ n: number; member: string }> = [];
     const a = t.subscribe({ group: 'g' }, (m) => void seen.push({ n: (m.body as { n: number }).n, member: 'a' }));
@@ -103,8 +96,8 @@ describe('topic consumer groups', () => {
   });
 
   it('group - resumes from its committed offsets after a broker restart on the same dataDir', async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'baton-topic-'));
-    broker = await Broker.start({ dataDir, workers: 2 });
+    dataDir = await scope.tempDir('topic');
+    broker = await scope.start({ dataDir, workers: 2 });
     let t = await broker.topic('durable', { partitions: 3 });
     await t.sendBatch(Array.from({ length: 300 }, (_, n) => ({ body: { n }, key: `k${n}` })));
     const firstRun: number[] = [];
@@ -118,7 +111,7 @@ describe('topic consumer groups', () => {
     expect(handledBeforeClose).toBeLessThan(300);
     await broker.close();
 
-    broker = await Broker.start({ dataDir, workers: 2 });
+    broker = await scope.start({ dataDir, workers: 2 });
     t = await broker.topic('durable', { partitions: 3 });
     await t.sendBatch(Array.from({ length: 30 }, (_, i) => ({ body: { n: 300 + i }, key: `k${i}` })));
     const secondRun: number[] = [];
@@ -140,7 +133,7 @@ describe('topic consumer groups', () => {
   });
 
   it('topic - a partition actor crash under a stream of sends loses no confirmed record', async () => {
-    broker = await Broker.start({ workers: 2, supervisor: { backoffMs: [1, 10] } });
+    broker = await scope.start({ workers: 2, supervisor: { backoffMs: [1, 10] } });
     const restarts: unknown[] = [];
     broker.on('restart', (e) => restarts.push(e));
     const t = await broker.topic('events', { partitions: 2 });

@@ -3,15 +3,13 @@
 // segments, a pass every 100 ms, tombstoneRetentionMs 0), a reader from earliest sees neither the
 // key's values nor its tombstone, while other keys keep their newest value. A tombstone without a
 // key, and tombstoneRetentionMs without compact, are typed errors.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker, type Topic } from 'baton';
 import { sleep } from '../support/wait.js';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-});
 
 interface Seen {
   offset: number;
@@ -39,7 +37,7 @@ async function readAll(topic: Topic, lastOffset: number): Promise<Seen[]> {
 
 describe('topic tombstones', () => {
   it('tombstone - readers see it; compaction removes the key, values and tombstone alike', async () => {
-    broker = await Broker.start({ workers: 1, segmentBytesMax: 4096, compactionIntervalMs: 100 });
+    broker = await scope.start({ workers: 1, segmentBytesMax: 4096, compactionIntervalMs: 100 });
     const t = await broker.topic('profiles', { partitions: 1, compact: true, tombstoneRetentionMs: 0 });
     await t.send({ name: 'ann', v: 1 }, { key: 'ann' });
     await t.send({ name: 'bob', v: 1 }, { key: 'bob' });
@@ -65,7 +63,7 @@ describe('topic tombstones', () => {
   });
 
   it('tombstone - bad input is a typed error', async () => {
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const t = await broker.topic('plain', { partitions: 1 });
     await expect(t.tombstone(undefined as never)).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });
     await expect(broker.topic('bad', { tombstoneRetentionMs: 10 })).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });

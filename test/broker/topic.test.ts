@@ -2,21 +2,19 @@
 // partition, explicit partitions and round robin for keyless records; order within a partition;
 // subscriptions from earliest, latest, an offset and a timestamp; every bad input is a typed
 // error after which the broker still works and has lost nothing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { brokerScope } from '../support/broker-scope.js';
 import { Broker, type TopicMessage } from 'baton';
 import { partitionForKey } from '../../src/broker/murmur2.js';
 import { sleep, until } from '../support/wait.js';
 
+const scope = brokerScope();
 let broker: Broker | null = null;
 
-afterEach(async () => {
-  await broker?.close();
-  broker = null;
-});
 
 describe('topics', () => {
   it('topic - a key lands on the partition murmur2 gives it; explicit partitions; keyless sends round robin; offsets per partition', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     const t = await broker.topic('events', { partitions: 6 });
     expect(t.partitions).toBe(6);
     for (const key of ['a', 'b', 'user-42', 'ünïcode', '']) {
@@ -41,7 +39,7 @@ describe('topics', () => {
   });
 
   it('topic - a subscriber from earliest sees every record once, in offset order per partition, with key, headers, timestamp and body', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     const t = await broker.topic('ordered', { partitions: 3 });
     const sent = await t.sendBatch(Array.from({ length: 600 }, (_, i) => ({ body: { i }, key: `k${i % 17}`, headers: { n: String(i) } })));
     const seen: TopicMessage[] = [];
@@ -64,7 +62,7 @@ describe('topics', () => {
   });
 
   it('topic - from latest sees only what is sent after the subscription is ready; from an offset starts there', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     const t = await broker.topic('tail', { partitions: 1 });
     await t.sendBatch([0, 1, 2, 3, 4]);
     const latest: unknown[] = [];
@@ -80,7 +78,7 @@ describe('topics', () => {
   });
 
   it('topic - from a timestamp starts at the first record at or after it', async () => {
-    broker = await Broker.start({ workers: 1 });
+    broker = await scope.start({ workers: 1 });
     const t = await broker.topic('timed', { partitions: 1 });
     await t.sendBatch(['old-1', 'old-2']);
     // Timestamps are the producer's Date.now(): wait for the clock to move past them.
@@ -98,7 +96,7 @@ describe('topics', () => {
   });
 
   it('topic - bad input is a typed error; the broker keeps working and has lost nothing', async () => {
-    broker = await Broker.start({ workers: 2 });
+    broker = await scope.start({ workers: 2 });
     await expect(broker.topic('bad/name')).rejects.toMatchObject({ code: 'BATON_INVALID_NAME' });
     await expect(broker.topic('..')).rejects.toMatchObject({ code: 'BATON_INVALID_NAME' });
     await expect(broker.topic('x', { partitions: 0 })).rejects.toMatchObject({ code: 'BATON_INVALID_ARGUMENT' });
