@@ -27,7 +27,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
 import { ActorRuntime, type RuntimeEvent } from '../src/actor/actor-runtime.js';
-import type { ActorAddress } from '../src/actor/supervisor.js';
+import type { ActorAddress } from '../src/actor/runtime-protocol.js';
 import { compiledFileUrl } from '../src/threads/worker-file.js';
 import { ADD, COUNT, decodeCounts, NOTE, type BenchActorCounts } from './workers/bench-actor.js';
 import { type BenchResult, median, quantileSorted, type Suite, type SuiteOptions, measureIdleCores } from './report.js';

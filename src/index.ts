@@ -19,7 +19,7 @@ export type { TopicDeclareOptions } from './broker/topic/topic-registry.js';
 export type { FromSpec, TopicAckMode } from './broker/topic/topic-protocol.js';
 export type { CodecName } from './broker/codec.js';
 export { ActorRuntime, type ActorRuntimeOptions, type ReplyRecord } from './actor/actor-runtime.js';
-export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './actor/supervisor.js';
+export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './actor/runtime-protocol.js';
 export type { ActorBehavior, ActorContext, ActorFactory, ActorRecord } from './actor/actor-behavior.js';
 export type {
   ActorLog,

@@ -5,7 +5,8 @@
 import { expose } from 'comlink';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../src/errors.js';
-import { Supervisor, type SupervisorInit } from '../src/actor/supervisor.js';
+import type { SupervisorInit } from '../src/actor/runtime-protocol.js';
+import { Supervisor } from '../src/actor/supervisor.js';
 import { portEndpoint } from '../src/threads/comlink-port.js';
 import type { StartMessage } from '../src/threads/start-thread.js';
 

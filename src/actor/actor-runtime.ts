@@ -28,9 +28,9 @@ import {
   type RuntimeStats,
   type SupervisorInit,
   type SupervisorApi,
-} from './supervisor.js';
+} from './runtime-protocol.js';
 
-export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './supervisor.js';
+export type { ActorDeclaration, RuntimeEvent, RuntimeStats } from './runtime-protocol.js';
 
 /** The runtime's options (runtime-options.ts): the broker's, which it passes through. */
 export type ActorRuntimeOptions = RuntimeOptions;

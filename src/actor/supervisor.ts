@@ -22,92 +22,24 @@ import { portEndpoint } from '../threads/comlink-port.js';
 import { startThread } from '../threads/start-thread.js';
 import { workerFileUrl } from '../threads/worker-file.js';
 import type { ActorStartSpec } from './actor-host.js';
-import type { ActorLogOptions } from '../wal/actor-storage.js';
 import { allocateHealth, HEALTH_BEAT, HEALTH_BUSY, HEALTH_IN_RECEIVE, HEALTH_INTS_PER_HOST, HEALTH_RECORD_END } from './host-health.js';
 import type { HostApi, HostEventsApi, HostWorkerData } from './host-protocol.js';
 import { emptyMaintenanceStats, type StorageEvent, type StorageFaultRule, type StorageServiceApi, type StorageStats } from '../storage/storage-protocol.js';
 import { threadUsage } from '../threads/thread-usage.js';
 import type { StorageWorkerData } from '../storage/storage-service.js';
-import { type ResolvedRuntimeOptions, storageWorkerData } from './runtime-options.js';
+import { storageWorkerData } from './runtime-options.js';
+import type { ActorAddress, ActorDeclaration, HostState, RuntimeEvent, RuntimeRings, RuntimeStats, SupervisorApi, SupervisorInit } from './runtime-protocol.js';
 import { Placement } from './placement.js';
 import {
   decideHostExit,
   describeExit,
   type ExitReason,
   type HostExitReason,
-  type IntensityReport,
-  type RestartType,
   type SupervisorDecision,
   SupervisorState,
   validateRestartType,
 } from './supervision.js';
 
-/** What the supervisor thread is started with: the runtime's options, resolved (runtime-options.ts). */
-export type SupervisorInit = ResolvedRuntimeOptions;
-
-export interface ActorDeclaration {
-  /** URL (file:) of the behavior module, exporting `createActor(options)`. */
-  module: string;
-  options?: unknown;
-  restart?: RestartType;
-  log?: ActorLogOptions;
-}
-
-export interface ActorAddress {
-  id: string;
-  address: number;
-  host: number;
-}
-
-export type RuntimeEvent =
-  | { type: 'restart'; actor: string; reason: string; attempt: number; host: number }
-  | { type: 'actor-stopped'; actor: string; reason: string; report?: IntensityReport }
-  | { type: 'host-restart'; host: number; reason: string }
-  | { type: 'undeliverable'; destination: number; count: number; host: number }
-  | { type: 'supervisor-error'; reason: string }
-  /** The storage failed (EIO, ENOSPC, ...): requests that need the log are refused until it is reopened. */
-  | { type: 'storage-failed'; reason: string }
-  /** The storage was reopened; every actor with a log restarts and replays what is on disk. */
-  | { type: 'storage-recovered'; reason: string; attempts: number; downMs: number };
-
-export interface RuntimeStats {
-  /** Actor hosts; `tid` is the kernel's thread id (Linux; 0 elsewhere or while a host is down). */
-  workers: { index: number; threadId: number; tid: number; actors: number; state: HostState; restarts: number }[];
-  actors: { id: string; address: number; worker: number; state: string; restarts: number }[];
-  /** The runtime's own threads by role, with their kernel thread ids (CPU per thread, from /proc). */
-  threads: { role: 'supervisor' | 'storage'; tid: number }[];
-  /** The storage thread: with a data directory, the WAL writer's counters (fdatasyncs, batches, bytes). */
-  storage: StorageStats;
-}
-
-export interface RuntimeRings {
-  /** One inbox per host, indexed by host: the runtime's thread writes to these. */
-  hostInboxes: SharedArrayBuffer[];
-  /** The runtime thread's inbox: hosts write replies here. */
-  runtimeInbox: SharedArrayBuffer;
-  /** The arena (message memory), shared by every thread. */
-  arena: SharedArrayBuffer;
-}
-
-/** The API the runtime's thread calls (comlink over the supervisor worker's port). */
-export interface SupervisorApi {
-  rings(): RuntimeRings;
-  subscribe(listener: (event: RuntimeEvent) => void): void;
-  declare(id: string, declaration: ActorDeclaration): Promise<ActorAddress>;
-  stop(id: string): Promise<void>;
-  stats(): Promise<RuntimeStats>;
-  crashActor(id: string, mode: 'throw' | 'exit' | 'terminate'): Promise<void>;
-  stallWorker(index: number, ms: number): Promise<void>;
-  /** Fault injection: the storage thread exits (as if it crashed) or is terminated; it is restarted. */
-  crashStorage(mode: 'exit' | 'terminate'): Promise<void>;
-  /** Makes the storage's matching file calls fail (started with storage fault injection). */
-  failStorage(rule: StorageFaultRule): Promise<void>;
-  /** Removes the injected storage faults. */
-  healStorage(): Promise<void>;
-  close(): Promise<void>;
-}
-
-type HostState = 'starting' | 'running' | 'dead' | 'closing';
 
 interface HostHandle {
   index: number;
@@ -788,9 +720,4 @@ export class Supervisor implements SupervisorApi {
     const host = this.#hosts[entry.host];
     if (host?.state === 'running') await host.api.stopActor(id, false).catch(() => undefined);
   }
-}
-
-/** Wraps a listener so that comlink calls it across the port (events to the runtime's thread). */
-export function listenerProxy(listener: (event: RuntimeEvent) => void): (event: RuntimeEvent) => void {
-  return proxy(listener);
 }

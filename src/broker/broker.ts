@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { ActorRuntime, type RuntimeEvent } from '../actor/actor-runtime.js';
 import type { RuntimeOptions } from '../actor/runtime-options.js';
-import type { RuntimeStats } from '../actor/supervisor.js';
+import type { RuntimeStats } from '../actor/runtime-protocol.js';
 import { ClosedError, InvalidArgumentError, QueueMismatchError } from '../errors.js';
 import { ExtentAllocator } from '../log/extent-allocator.js';
 import { compiledFileUrl } from '../threads/worker-file.js';
