@@ -5,8 +5,8 @@
  */
 export { Broker, type BrokerOptions, type QueueDeclareOptions } from './broker/broker.js';
 export { Queue, type BatchItem, type SendOptions } from './broker/queue/queue.js';
-export { Exchange } from './broker/exchange.js';
-export type { BindOptions, ExchangeBinding, ExchangeType } from './broker/exchange-routing.js';
+export { Exchange } from './broker/exchange/exchange.js';
+export type { BindOptions, ExchangeBinding, ExchangeType } from './broker/exchange/exchange-routing.js';
 export { QueueConsumer, type BatchHandler, type ConsumeBatchOptions, type ConsumeOptions, type MessageHandler } from './broker/queue/queue-consumer.js';
 export { QueueDelivery } from './broker/queue/queue-delivery.js';
 export { QueueProcess, type ProcessOptions } from './broker/queue/queue-process.js';

@@ -21,9 +21,9 @@ import { type CodecName, getCodec } from './codec.js';
 import { DeclarationStore } from './declaration-store.js';
 import { type DeclaredOptions, mismatchMessage } from './declared-options.js';
 import { validateDestinationName } from './names.js';
-import { Exchange, type ExchangeHost, fetchBindings } from './exchange.js';
-import type { ExchangeActorOptions } from './exchange-actor.js';
-import { EXCHANGE_TYPES, type ExchangeType } from './exchange-routing.js';
+import { Exchange, type ExchangeHost, fetchBindings } from './exchange/exchange.js';
+import type { ExchangeActorOptions } from './exchange/exchange-actor.js';
+import { EXCHANGE_TYPES, type ExchangeType } from './exchange/exchange-routing.js';
 import { Queue, type QueueHost } from './queue/queue.js';
 import type { QueueActorDeclaration } from './queue/queue-actor.js';
 import { recordBodyBytes, recordBodyStart, readExtensions, QB_PRIORITY, messageId } from './queue/queue-batch.js';
@@ -240,7 +240,7 @@ export class Broker extends EventEmitter {
     }
     const actorId = `exchange:${name}`;
     const declaration: ExchangeActorOptions = { name, type };
-    await this.#runtime.declare(actorId, { module: compiledFileUrl('src/broker/exchange-actor').href, options: declaration, log: { kind: 'state' } });
+    await this.#runtime.declare(actorId, { module: compiledFileUrl('src/broker/exchange/exchange-actor').href, options: declaration, log: { kind: 'state' } });
     const exchange = new Exchange(name, type, this.#exchangeHost, await fetchBindings(this.#runtime, actorId));
     this.#exchanges.set(name, exchange);
     return exchange;

@@ -6,9 +6,9 @@
 // BATON_INVALID_ARGUMENT and leave the table as it was.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type BindOptions, EXCHANGE_TYPES, ExchangeRouter, type ExchangeType } from '../../src/broker/exchange-routing.js';
-import { headersMatch } from '../../src/broker/headers-match.js';
-import { topicMatches } from '../../src/broker/topic-pattern.js';
+import { type BindOptions, EXCHANGE_TYPES, ExchangeRouter, type ExchangeType } from '../../src/broker/exchange/exchange-routing.js';
+import { headersMatch } from '../../src/broker/exchange/headers-match.js';
+import { topicMatches } from '../../src/broker/exchange/topic-pattern.js';
 
 const invalid = expect.objectContaining({ code: 'BATON_INVALID_ARGUMENT' });
 

@@ -6,7 +6,7 @@
 // 'x-match' binding header are BATON_INVALID_ARGUMENT.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileHeadersPattern, type Headers, headersMatch, headersPatternMatches } from '../../src/broker/headers-match.js';
+import { compileHeadersPattern, type Headers, headersMatch, headersPatternMatches } from '../../src/broker/exchange/headers-match.js';
 
 function model(binding: Headers, match: 'all' | 'any', headers: Headers | undefined): boolean {
   const entries = Object.entries(binding);

@@ -7,7 +7,7 @@
 // model; unbinding prunes the trie back to nothing; '#.#.#...' against long keys stays fast.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TopicRoutingTable, topicMatches, topicWords } from '../../src/broker/topic-pattern.js';
+import { TopicRoutingTable, topicMatches, topicWords } from '../../src/broker/exchange/topic-pattern.js';
 
 /** A pattern as a regular expression over the key with a leading '.', RabbitMQ semantics. */
 function regexModel(pattern: string, key: string): boolean {

@@ -24,7 +24,7 @@
  * Binding twice is a no-op (false); unbinding a binding that is not there is a no-op (false).
  * Destination names are checked to be non-empty strings; that they exist is the broker's business.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { compileHeadersPattern, type Headers, type HeadersMatchMode, type HeadersPattern, headersPatternMatches } from './headers-match.js';
 import { TopicRoutingTable } from './topic-pattern.js';
 

@@ -19,7 +19,7 @@
  * the match mode among the headers, which would otherwise silently mean "match a header called
  * x-match".
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 
 export type HeadersMatchMode = 'all' | 'any';
 

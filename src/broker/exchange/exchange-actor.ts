@@ -12,10 +12,10 @@
  *   BINDINGS (empty)   -> the bindings, in bind order
  */
 import assert from 'node:assert';
-import type { ActorBehavior, ActorContext, ActorRecord } from '../actor/actor-behavior.js';
-import { serializeError } from '../errors.js';
+import type { ActorBehavior, ActorContext, ActorRecord } from '../../actor/actor-behavior.js';
+import { serializeError } from '../../errors.js';
 import { type BindOptions, type ExchangeBinding, ExchangeRouter, type ExchangeType } from './exchange-routing.js';
-import { QueueRecord } from './queue/queue-protocol.js';
+import { QueueRecord } from '../queue/queue-protocol.js';
 
 export const ExchangeRecord = Object.freeze({
   BIND: 120,

@@ -4,12 +4,12 @@
  * exchange actor (`exchange:<name>`); this class keeps a mirror of them on the broker thread, so
  * a publish is routed here and sent straight to each destination: no extra hop.
  */
-import { InvalidArgumentError, NotFoundError, type SerializedError, deserializeError } from '../errors.js';
-import type { ActorRuntime } from '../actor/actor-runtime.js';
+import { InvalidArgumentError, NotFoundError, type SerializedError, deserializeError } from '../../errors.js';
+import type { ActorRuntime } from '../../actor/actor-runtime.js';
 import { ExchangeRecord } from './exchange-actor.js';
 import { type BindOptions, type ExchangeBinding, ExchangeRouter, type ExchangeType } from './exchange-routing.js';
-import { QueueRecord } from './queue/queue-protocol.js';
-import type { SendOptions } from './queue/queue.js';
+import { QueueRecord } from '../queue/queue-protocol.js';
+import type { SendOptions } from '../queue/queue.js';
 
 /** What an exchange needs from its broker. */
 export interface ExchangeHost {

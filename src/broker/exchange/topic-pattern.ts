@@ -20,7 +20,7 @@
  * which bounds a route at O(trie nodes × key words). Unbinding prunes the nodes it empties, so the
  * trie stays as small as its bindings.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 
 /** Splits a key or pattern into words as RabbitMQ does: `""` has no words, `"a."` has `a` and ``. */
 export function topicWords(keyOrPattern: string): string[] {
