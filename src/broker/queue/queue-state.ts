@@ -142,6 +142,13 @@ class Extent {
   idleSinceMs = Infinity;
   /** End of the last batch known in it, from its address. */
   fill = 0;
+  /**
+   * After a host death: batches in it whose PUBLISH was not accepted yet (it comes again from the
+   * ring). The extent is not freed before they are in, even sealed and with nothing live: a
+   * sealed extent of tail batches was freed at the first one's insert while the next PUBLISH
+   * naming it was still in the ring (its header then read freed memory).
+   */
+  awaiting = 0;
   constructor(
     readonly address: number,
     readonly generation: number,
@@ -421,8 +428,9 @@ export class QueueState {
   refuse(batches: readonly PublishedBatch[]): void {
     const freed: FreedExtent[] = [];
     for (const published of batches) {
-      this.#arena.f64[(published.address + QB_BASE_OFFSET) >>> 3] = -1;
       const extent = this.#extent(published.extent, published.generation);
+      this.#arrived(published.address, extent);
+      this.#arena.f64[(published.address + QB_BASE_OFFSET) >>> 3] = -1;
       extent.fill = Math.max(extent.fill, published.address + this.#arena.u32[(published.address + QB_LENGTH) >>> 2]! - extent.address);
       this.#maybeFree(extent, freed);
     }
@@ -468,6 +476,7 @@ export class QueueState {
     assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
     const end = baseOffset + count;
     this.#acceptedEnd = end;
+    this.#arrived(address, extent);
     arena.f64[(address + QB_BASE_OFFSET) >>> 3] = -1;
     extent.fill = Math.max(extent.fill, address + length - extent.address);
     // Its idle time starts again: the producer may still be writing into it.
@@ -514,6 +523,11 @@ export class QueueState {
     if (complete) tail.from = Math.max(tail.from, endOffset);
     if (tail.from >= tail.end) this.#tail = null;
     this.dispatch(nowMs);
+  }
+
+  /** A batch's PUBLISH is handled (accepted or refused): if its extent awaited it, one fewer. */
+  #arrived(address: number, extent: Extent): void {
+    if (extent.awaiting > 0 && Number.isNaN(this.#arena.f64[(address + QB_BASE_OFFSET) >>> 3]!)) extent.awaiting--;
   }
 
   /** A resident batch is dropped from memory (kept on disk): its extent may go. */
@@ -584,6 +598,7 @@ export class QueueState {
     assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
     this.#acceptedEnd = baseOffset + count;
     this.#batches++;
+    this.#arrived(address, extent);
     this.#makeResident(batch, address, extent, false);
     extent.fill = Math.max(extent.fill, address + length - extent.address);
     return batch;
@@ -1021,7 +1036,7 @@ export class QueueState {
 
   /** An extent with no live batch is offered back: sealed ones are freed; the current one only if nothing was added since. */
   #maybeFree(extent: Extent, freed: FreedExtent[]): void {
-    if (extent.live !== 0) return;
+    if (extent.live !== 0 || extent.awaiting > 0) return;
     if (!extent.sealed) {
       // The producer may still write into it: let it wait a while before it is offered back.
       if (!this.#idleExtents.has(extent)) {
@@ -1040,7 +1055,7 @@ export class QueueState {
     if (this.#idleExtents.size === 0) return;
     const freed: FreedExtent[] = [];
     for (const extent of this.#idleExtents) {
-      if (extent.live !== 0) {
+      if (extent.live !== 0 || extent.awaiting > 0) {
         this.#idleExtents.delete(extent);
         continue;
       }
@@ -1309,7 +1324,10 @@ export class QueueState {
         const length = arena.u32[(at + QB_LENGTH) >>> 2]!;
         assert.ok(length >= QB_HEADER_BYTES && at + length <= end, `queue ${this.options.name}: a batch at ${at} runs past its extent's fill`);
         const baseOffset = arena.f64[(at + QB_BASE_OFFSET) >>> 3]!;
-        if (Number.isNaN(baseOffset)) awaited.add(extent);
+        if (Number.isNaN(baseOffset)) {
+          awaited.add(extent);
+          extent.awaiting++;
+        }
         else if (baseOffset >= 0) found.push({ address: at, extent, baseOffset });
         at += length;
       }
