@@ -28,7 +28,7 @@ describe('host heap limit (hostHeapMb)', () => {
   it('queue - a durable queue of more one-message batches than a 64 MiB host could know restarts and delivers them all', { timeout: 120_000 }, async () => {
     const dataDir = await scope.tempDir('host-heap');
     // 64 MiB: besides what it knows, a host holds the publishes it has read and not yet confirmed
-    // (bounded by its 4 MiB inbox ring): at 32 MiB that backlog ran a host out of heap under load.
+    // (bounded by its 4 MiB inbox ring); at 32 MiB this test failed once on a loaded machine.
     const options = { dataDir, workers: 1, fsync: 'never', hostHeapMb: 64 } as const;
     let broker: Broker = await scope.start(options);
     let q = await broker.queue('long', { memoryBatches: 1000 });
