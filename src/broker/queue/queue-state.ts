@@ -591,9 +591,7 @@ export class QueueState {
     const length = u32[(address + QB_LENGTH) >>> 2]!;
     arena.ensure(address + length);
     const timestampMs = f64[(address + QB_TIMESTAMP) >>> 3]!;
-    const own = f64[(address + QB_EXPIRES_AT) >>> 3]!;
-    const ttl = this.options.messageTtlMs;
-    const expiresAtMs = Math.min(own === 0 ? Infinity : own, ttl === undefined ? Infinity : timestampMs + ttl);
+    const expiresAtMs = this.#expiresAt(f64[(address + QB_EXPIRES_AT) >>> 3]!, timestampMs);
     const batch = new Batch(baseOffset, count, this.#priorityOf(arena.bytes[address + QB_PRIORITY]!), timestampMs, expiresAtMs, f64[(address + QB_NOT_BEFORE) >>> 3]!, length, u32[(address + QB_BODY_BYTES) >>> 2]!);
     assert.ok(baseOffset >= this.#acceptedEnd, 'batches arrive in offset order');
     this.#acceptedEnd = baseOffset + count;
@@ -629,11 +627,15 @@ export class QueueState {
     if (batch.span !== null && batch.span.record < 0) batch.span.record = recordAt(arena.u32, address, batch.span.index);
   }
 
+  /** A batch's effective expiry: its own (0: none), or the queue's TTL from its time, the earlier. */
+  #expiresAt(own: number, timestampMs: number): number {
+    const ttl = this.options.messageTtlMs;
+    return Math.min(own === 0 ? Infinity : own, ttl === undefined ? Infinity : timestampMs + ttl);
+  }
+
   /** A durable queue's batch known from its log only (at a start, or paged in): on disk until needed; what the log acknowledged is removed. */
   #batchFromHead(head: DurableHead): Batch {
-    const ttl = this.options.messageTtlMs;
-    const own = head.expiresAtMs;
-    const expiresAtMs = Math.min(own === 0 ? Infinity : own, ttl === undefined ? Infinity : head.timestampMs + ttl);
+    const expiresAtMs = this.#expiresAt(head.expiresAtMs, head.timestampMs);
     const batch = new Batch(head.baseOffset, head.count, this.#priorityOf(head.priority), head.timestampMs, expiresAtMs, head.notBeforeMs, head.length, head.bodyBytes);
     this.#batches++;
     this.#onDisk.set(head.baseOffset, batch);
